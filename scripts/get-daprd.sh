@@ -64,17 +64,16 @@ say "resolving modules (go: downloading … lines follow)"
 go mod download -x github.com/dapr/dapr 2>&1 | grep -v '^#' | sed -u 's/^/  /' >&2 || true
 mkdir -p "$(dirname "$cached")"
 say "compiling (one line per package)"
-count=0
+# One progress line every 50 packages (go build -v names each package as it compiles).
+set +e
 CGO_ENABLED=0 go build -v -tags stablecomponents -trimpath \
   -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$want" \
-  -o "$cached.tmp" github.com/dapr/dapr/cmd/daprd 2>&1 | while IFS= read -r line; do
-    count=$((count+1))
-    case "$line" in
-      *error*|*cannot*|*undefined*) printf '  %s\n' "$line" >&2 ;;
-      *) [ $((count % 50)) -eq 0 ] && printf '  [%d packages] %s\n' "$count" "$line" >&2 ;;
-    esac
-  done
-[ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$cached.tmp" ] || { say "daprd build failed (see above)"; exit 1; }
+  -o "$cached.tmp" github.com/dapr/dapr/cmd/daprd 2>&1 | awk '
+    /error|cannot|undefined/ { print "  " $0; fflush(); next }
+    { n++; if (n % 50 == 0) { printf "  [%d packages compiled] %s\n", n, $0; fflush() } }' >&2
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ] || [ ! -x "$cached.tmp" ]; then say "daprd build failed (see above)"; exit 1; fi
 mv -f "$cached.tmp" "$cached"
 say "built $cached ($("$cached" --version 2>/dev/null || echo "v$want"))"
 echo "$cached"

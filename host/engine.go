@@ -1,0 +1,185 @@
+// Package host is the engine core of wasi-dapr-host: it compiles and caches modules, links WASI and the
+// host extensions, and runs a fresh, isolated instance of a module under memory and time limits.
+package host
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// WasmtimeVersion is the wasmtime release linked into this binary (the module version of wasmtime-go).
+const WasmtimeVersion = "39.0.1"
+
+// EpochTick is how often the engine's epoch advances; timeouts are measured in ticks of this length.
+const EpochTick = 5 * time.Millisecond
+
+// noDeadline is the epoch deadline of a store that has no timeout: far enough never to be reached.
+const noDeadline = math.MaxUint64 / 4
+
+// Options configure an Engine. The zero value is usable: no disk cache, default limits.
+type Options struct {
+	// CacheDir keeps compiled modules between runs; empty disables the disk cache.
+	CacheDir string
+	// Extensions are linked into every instance besides WASI.
+	Extensions []Extension
+}
+
+// Engine owns the wasmtime engine, the linker shared by every instance and the epoch ticker.
+type Engine struct {
+	wt         *wasmtime.Engine
+	linker     *wasmtime.Linker
+	extensions []Extension
+	cacheDir   string
+	settings   string // engine settings that change compiled code: part of the cache key
+
+	tickOnce sync.Once
+	stopTick chan struct{}
+}
+
+// NewEngine makes an engine with epoch interruption enabled, WASI and every extension linked.
+func NewEngine(opts Options) (*Engine, error) {
+	cfg := wasmtime.NewConfig()
+	cfg.SetEpochInterruption(true)
+	cfg.SetCraneliftOptLevel(wasmtime.OptLevelSpeed)
+	wt := wasmtime.NewEngineWithConfig(cfg)
+
+	linker := wasmtime.NewLinker(wt)
+	if err := linker.DefineWasi(); err != nil {
+		return nil, fmt.Errorf("linking WASI: %w", err)
+	}
+	// Extensions may replace WASI functions (fd_close for sockets, fd_read/fd_write for in-memory stdio).
+	linker.AllowShadowing(true)
+	for i, ext := range opts.Extensions {
+		if err := ext.Link(linker, i); err != nil {
+			return nil, fmt.Errorf("linking extension %s: %w", ext.Name(), err)
+		}
+	}
+	e := &Engine{
+		wt:         wt,
+		linker:     linker,
+		extensions: opts.Extensions,
+		cacheDir:   opts.CacheDir,
+		settings:   "epoch=1,opt=speed,target=native",
+		stopTick:   make(chan struct{}),
+	}
+	if e.cacheDir != "" {
+		if err := os.MkdirAll(e.cacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("module cache %s: %w (set --cache-dir to a writable folder, or --cache-dir='' to disable it)", e.cacheDir, err)
+		}
+	}
+	return e, nil
+}
+
+// Wasmtime returns the underlying wasmtime engine.
+func (e *Engine) Wasmtime() *wasmtime.Engine { return e.wt }
+
+// Close stops the epoch ticker. Modules and instances made by the engine must not be used afterwards.
+func (e *Engine) Close() {
+	select {
+	case <-e.stopTick:
+	default:
+		close(e.stopTick)
+	}
+}
+
+// startTicker advances the epoch every EpochTick once some instance has a timeout. One goroutine serves
+// every store of the engine; a store's deadline counts ticks from the epoch at which it was set.
+func (e *Engine) startTicker() {
+	e.tickOnce.Do(func() {
+		go func() {
+			t := time.NewTicker(EpochTick)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					e.wt.IncrementEpoch()
+				case <-e.stopTick:
+					return
+				}
+			}
+		}()
+	})
+}
+
+// cacheKey names a compiled module: its bytes, the wasmtime version and the engine settings all matter.
+func (e *Engine) cacheKey(wasm []byte) string {
+	h := sha256.New()
+	h.Write([]byte("wasi-dapr-host\x00" + WasmtimeVersion + "\x00" + e.settings + "\x00"))
+	h.Write(wasm)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// compile returns a compiled module, from the disk cache when it holds one for these bytes.
+// The second return value tells whether the cache was used.
+func (e *Engine) compile(wasm []byte) (*wasmtime.Module, bool, error) {
+	if e.cacheDir == "" {
+		m, err := wasmtime.NewModule(e.wt, wasm)
+		return m, false, err
+	}
+	path := filepath.Join(e.cacheDir, e.cacheKey(wasm)+".cwasm")
+	if m, err := e.loadCached(path); err == nil {
+		return m, true, nil
+	}
+	// No entry, or a stale or damaged one: compile, and (re)place it below.
+	m, err := wasmtime.NewModule(e.wt, wasm)
+	if err != nil {
+		return nil, false, err
+	}
+	if code, err := m.Serialize(); err == nil {
+		e.storeCached(path, code)
+	}
+	return m, false, nil
+}
+
+// A cache entry is the SHA-256 of the compiled code followed by the code. The digest is checked before
+// wasmtime sees the bytes: deserializing runs no verifier, and a truncated or damaged entry must never
+// reach it. Entries are read into memory rather than mapped, so a file changed under a running host
+// cannot fault it.
+func (e *Engine) loadCached(path string) (*wasmtime.Module, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < sha256.Size {
+		return nil, errors.New("cache entry too short")
+	}
+	sum := sha256.Sum256(data[sha256.Size:])
+	if !bytes.Equal(sum[:], data[:sha256.Size]) {
+		return nil, errors.New("cache entry checksum mismatch")
+	}
+	return wasmtime.NewModuleDeserialize(e.wt, data[sha256.Size:])
+}
+
+// storeCached writes an entry to a private temporary file and renames it into place, so concurrent runs
+// never see a partial entry; the last writer wins with identical contents. Failures only cost a cache miss.
+func (e *Engine) storeCached(path string, code []byte) {
+	tmp, err := os.CreateTemp(e.cacheDir, ".tmp-*.cwasm")
+	if err != nil {
+		return
+	}
+	sum := sha256.Sum256(code)
+	_, werr := tmp.Write(sum[:])
+	if werr == nil {
+		_, werr = tmp.Write(code)
+	}
+	cerr := tmp.Close()
+	if werr == nil && cerr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// ErrNotWasm reports a file that is neither a WebAssembly binary nor WebAssembly text.
+var ErrNotWasm = errors.New("not a WebAssembly module")

@@ -32,6 +32,13 @@ type Options struct {
 	CacheDir string
 	// Extensions are linked into every instance besides WASI.
 	Extensions []Extension
+	// PoolSize, when positive, pre-allocates slots for this many concurrent instances (the pooling
+	// allocator): instantiation then costs no memory mapping. More concurrent instances than this fail
+	// to instantiate. 0 allocates on demand.
+	PoolSize int
+	// MaxMemory is the largest linear memory any instance may have (default DefaultMaxMemory); with a
+	// pool it sizes each slot.
+	MaxMemory int64
 }
 
 // Engine owns the wasmtime engine, the linker shared by every instance and the epoch ticker.
@@ -41,6 +48,8 @@ type Engine struct {
 	extensions []Extension
 	cacheDir   string
 	settings   string // engine settings that change compiled code: part of the cache key
+	pooled     bool
+	maxMemory  int64
 
 	tickOnce sync.Once
 	stopTick chan struct{}
@@ -51,6 +60,11 @@ func NewEngine(opts Options) (*Engine, error) {
 	cfg := wasmtime.NewConfig()
 	cfg.SetEpochInterruption(true)
 	cfg.SetCraneliftOptLevel(wasmtime.OptLevelSpeed)
+	maxMem := opts.MaxMemory
+	if maxMem <= 0 {
+		maxMem = DefaultMaxMemory
+	}
+	pooled := opts.PoolSize > 0 && usePooling(cfg, opts.PoolSize, maxMem)
 	wt := wasmtime.NewEngineWithConfig(cfg)
 
 	linker := wasmtime.NewLinker(wt)
@@ -69,7 +83,9 @@ func NewEngine(opts Options) (*Engine, error) {
 		linker:     linker,
 		extensions: opts.Extensions,
 		cacheDir:   opts.CacheDir,
-		settings:   "epoch=1,opt=speed,target=native",
+		pooled:     pooled,
+		maxMemory:  maxMem,
+		settings:   fmt.Sprintf("epoch=1,opt=speed,target=native,pool=%v,maxmem=%d", pooled, maxMem),
 		stopTick:   make(chan struct{}),
 	}
 	if e.cacheDir != "" {

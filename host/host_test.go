@@ -242,3 +242,38 @@ func TestArgsEnvPreopen(t *testing.T) {
 		t.Fatal("missing preopen dir accepted")
 	}
 }
+
+func TestPooling(t *testing.T) {
+	if !configLayoutOK() {
+		t.Fatal("wasmtime-go's Config layout changed: the pooling allocator cannot be enabled")
+	}
+	e := newEngine(t, Options{PoolSize: 2, MaxMemory: 1 << 20})
+	if !e.pooled {
+		t.Fatal("pooling not enabled")
+	}
+	m := load(t, e, `(module (memory (export "memory") 1) (func (export "_start")))`)
+	a, err := m.Instantiate(context.Background(), RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Instantiate(context.Background(), RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third concurrent instance does not fit the pool: an error, not a crash.
+	if _, err := m.Instantiate(context.Background(), RunConfig{}); err == nil {
+		t.Fatal("instance beyond the pool was made")
+	}
+	a.Close()
+	if c, err := m.Instantiate(context.Background(), RunConfig{}); err != nil {
+		t.Fatalf("slot not reused after Close: %v", err)
+	} else {
+		c.Close()
+	}
+	b.Close()
+	// A memory larger than a slot fails at instantiation with a clear message.
+	big := load(t, e, `(module (memory (export "memory") 32) (func (export "_start")))`)
+	if _, err := big.Run(context.Background(), RunConfig{}); err == nil {
+		t.Fatal("2 MiB memory accepted in 1 MiB slots")
+	}
+}

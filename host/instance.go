@@ -287,11 +287,14 @@ func (m *Module) formatTrap(msg string) string {
 }
 
 func explainInstantiate(err error, maxMem int64) string {
-	msg := err.Error()
+	msg := cleanMessage(err.Error())
 	if strings.Contains(msg, "memory") && (strings.Contains(msg, "limit") || strings.Contains(msg, "exceed") || strings.Contains(msg, "failed to grow")) {
-		return fmt.Sprintf("%s (the guest's initial memory is larger than --max-memory=%d bytes; raise it)", firstLines(msg, 4), maxMem)
+		return fmt.Sprintf("%s (the guest's initial memory is larger than --max-memory=%d bytes; raise it)", msg, maxMem)
 	}
-	return firstLines(msg, 6)
+	if strings.Contains(msg, "maximum concurrent") || strings.Contains(msg, "pooling") {
+		return msg + " (too many instances at once for the instance pool)"
+	}
+	return msg
 }
 
 func (m *Module) wasiConfig(rc RunConfig) (*wasmtime.WasiConfig, error) {

@@ -48,7 +48,11 @@ func (e *Engine) LoadBytes(name string, data []byte) (*Module, error) {
 	start := time.Now()
 	wt, cached, err := e.compile(wasm)
 	if err != nil {
-		return nil, fmt.Errorf("module %s: invalid WebAssembly: %s", name, firstLines(err.Error(), 3))
+		msg := cleanMessage(err.Error())
+		if strings.Contains(msg, "pooling allocator") {
+			return nil, fmt.Errorf("module %s does not fit this host's instance limits: %s (raise --max-memory)", name, msg)
+		}
+		return nil, fmt.Errorf("module %s: invalid WebAssembly: %s", name, msg)
 	}
 	m := &Module{engine: e, wt: wt, Name: name, Cached: cached, CompileTime: time.Since(start),
 		exports: map[string]*wasmtime.ExternType{}}
@@ -122,6 +126,22 @@ func (m *Module) ExportedFunc(name string) *wasmtime.FuncType {
 
 // Close releases the compiled code.
 func (m *Module) Close() { m.wt.Close() }
+
+// cleanMessage folds a wasmtime error onto one line and drops the native stack backtrace.
+func cleanMessage(s string) string {
+	if i := strings.Index(s, "Stack backtrace:"); i >= 0 {
+		s = s[:i]
+	}
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "Caused by:" {
+			continue
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, "; ")
+}
 
 func firstLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

@@ -134,7 +134,7 @@ func TestLoadErrors(t *testing.T) {
 	os.WriteFile(broken, []byte("\x00asm\x01\x00\x00\x00\x01\xff"), 0o644)
 	cases := []struct{ path, want string }{
 		{filepath.Join(dir, "missing.wasm"), "no such file"},
-		{notWasm, `magic bytes \0asm at the start, found "hell"`},
+		{notWasm, `magic bytes \0asm at the start, found "hello wo"`},
 		{empty, "file is empty"},
 		{broken, "invalid WebAssembly"},
 	}

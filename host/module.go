@@ -84,8 +84,8 @@ func toBinary(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the file is empty", ErrNotWasm)
 	}
 	head := data
-	if len(head) > 4 {
-		head = head[:4]
+	if len(head) > 8 {
+		head = head[:8]
 	}
 	return nil, fmt.Errorf("%w: expected the magic bytes \\0asm at the start, found %q", ErrNotWasm, head)
 }

@@ -110,7 +110,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 
 	sidecar, err := daprclient.FromEnv(os.Getenv)
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	list, err := buildAllowList(c.AllowHosts.Values, log)
 	if err != nil {
@@ -118,7 +118,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	sidecarTargets, err := allowlist.SidecarTargets(os.Getenv)
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	env, err := guestEnv(c.Env.Values, c.DaprEnv)
 	if err != nil {

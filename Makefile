@@ -1,0 +1,55 @@
+# wasi-dapr-host — run WebAssembly (WASI) guests as Dapr applications.
+#   make demo     build everything, start a real daprd, run the AssemblyScript guest against it
+#   make test     everything CI runs: unit, ABI and integration tests against a real daprd
+#   make bench    the benchmarks behind the figures in the README
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN := bin/wasi-dapr-host
+AS_DIR := samples/assemblyscript
+AS_WASM := $(AS_DIR)/build/cli.wasm
+
+.PHONY: all build demo test test-go test-samples bench samples samples-as daprd tools clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): $(shell find cmd host httpext allowlist daprclient internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+	@mkdir -p bin
+	CGO_ENABLED=1 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/wasi-dapr-host
+
+# daprd v1.16.5: from PATH, ~/.dapr/bin or the cache; otherwise built from source once (minutes).
+daprd:
+	@bash scripts/get-daprd.sh >/dev/null
+
+# Tools the build needs that a fresh machine may lack (Node.js/npm for AssemblyScript).
+tools:
+	@bash scripts/ensure-tools.sh
+
+$(AS_DIR)/node_modules/.package-lock.json: $(AS_DIR)/package-lock.json | tools
+	cd $(AS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+AS_SRC := $(shell find $(AS_DIR)/assembly -name '*.ts') $(AS_DIR)/asconfig.json $(AS_DIR)/scripts/build.mjs
+
+$(AS_WASM): $(AS_SRC) $(AS_DIR)/node_modules/.package-lock.json
+	cd $(AS_DIR) && npm run --silent build
+
+samples-as: $(AS_WASM)
+
+samples: samples-as
+
+demo: build daprd samples-as
+	@bash scripts/demo.sh
+
+test: build daprd samples-as
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./allowlist/
+	cd $(AS_DIR) && npm test --silent
+
+bench: build daprd samples-as
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./host/ ./httpext/
+
+clean:
+	rm -rf bin $(AS_DIR)/build

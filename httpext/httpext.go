@@ -2,14 +2,13 @@ package httpext
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -45,15 +44,18 @@ type Config struct {
 	Sidecar  []allowlist.Target
 	// Log receives denials (once per destination) and failures.
 	Log zerolog.Logger
+	// RootCAs verifies https servers; nil means the system's roots.
+	RootCAs *x509.CertPool
 }
 
-// Extension is the wasi_experimental_http host API. One Extension serves every instance of an engine;
-// connections are pooled per allow-list (so a connection dialed under one policy is never reused under
-// another) with keep-alive.
+// Extension is the wasi_experimental_http host API. One Extension serves every instance of an engine.
+// Requests run on the calling thread over blocking sockets (see blockingConn) with keep-alive
+// connections pooled per allow-list, so a connection dialed under one policy is never reused under
+// another.
 type Extension struct {
 	cfg     Config
 	denials *allowlist.Denials
-	clients sync.Map // *allowlist.List → *http.Client
+	pool    connPool
 }
 
 // New makes the extension; zero limits take their defaults.
@@ -125,61 +127,6 @@ func (x *Extension) recoverCall(fn string, code *int32) {
 		x.cfg.Log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("http extension failure")
 		*code = RuntimeError
 	}
-}
-
-// client returns the pooled client for an allow-list. Its dialer asks the allow-list again for every
-// connection (scheme, host, port and the resolved address), and its redirect check asks it for every hop.
-func (x *Extension) client(list *allowlist.List) *http.Client {
-	if c, ok := x.clients.Load(list); ok {
-		return c.(*http.Client)
-	}
-	tlsConf := &tls.Config{NextProtos: []string{"http/1.1"}}
-	transport := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return list.DialContext(ctx, "http", network, addr)
-		},
-		// The TLS dial is ours so that the dial-time check knows the scheme is https.
-		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			raw, err := list.DialContext(ctx, "https", network, addr)
-			if err != nil {
-				return nil, err
-			}
-			host, _, _ := net.SplitHostPort(addr)
-			conf := tlsConf.Clone()
-			conf.ServerName = host
-			tc := tls.Client(raw, conf)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				raw.Close()
-				return nil, err
-			}
-			return tc, nil
-		},
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true, // the guest sees the bytes the server sent, as with the reference host
-	}
-	c := &http.Client{
-		Transport: transport,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			t, err := allowlist.TargetFromURL(req.URL)
-			if err != nil {
-				return &allowlist.DeniedError{Reason: "redirect to an invalid destination: " + err.Error()}
-			}
-			if _, ok := list.Match(t); !ok {
-				return &allowlist.DeniedError{Target: t, Reason: "redirect to " + redact(req.URL) + " is not allowed", Suggest: list.Suggest(t)}
-			}
-			x.setToken(req, t)
-			return nil
-		},
-	}
-	actual, _ := x.clients.LoadOrStore(list, c)
-	return actual.(*http.Client)
 }
 
 // setToken adds the Dapr API token to sidecar-bound requests and removes it from any other, so a

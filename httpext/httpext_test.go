@@ -3,6 +3,7 @@ package httpext
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -560,5 +561,106 @@ func TestCodeNames(t *testing.T) {
 	}
 	if !errors.Is(context.DeadlineExceeded, context.DeadlineExceeded) || !isTimeout(context.DeadlineExceeded) {
 		t.Fatal("isTimeout")
+	}
+}
+
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(echo))
+	t.Cleanup(srv.Close)
+	base := srv.URL // https://127.0.0.1:port
+	list, _ := allowlist.Parse([]string{base})
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	x := New(Config{Allow: list, RootCAs: pool, Log: zerolog.New(zerolog.NewTestWriter(t))})
+	e, _ := host.NewEngine(host.Options{Extensions: []host.Extension{x}})
+	defer e.Close()
+	m, _ := e.LoadBytes("h.wasm", []byte(fmt.Sprintf(harnessWAT, `(memory (export "memory") 2)`)))
+	in, _ := m.Instantiate(context.Background(), host.RunConfig{})
+	defer in.Close()
+	g := &guest{t: t, in: in}
+	for i := 0; i < 2; i++ { // the second request reuses the TLS connection
+		code, status, h := g.req("PUT", base+"/tls", "", "secure")
+		if code != Success || status != 201 {
+			t.Fatalf("https: %d %d", code, status)
+		}
+		if body, c := g.readBody(h, 3); c != Success || body != "PUT /tls secure" {
+			t.Fatalf("https body %q %d", body, c)
+		}
+		g.call("close", int32(h))
+	}
+	// Same host and port, other scheme: not allowed.
+	if code, _, _ := g.req("GET", strings.Replace(base, "https:", "http:", 1), "", ""); code != DestinationNotAllowed {
+		t.Fatalf("http to an https-only entry: %d", code)
+	}
+	// A server whose certificate is not trusted fails in transport.
+	x2 := New(Config{Allow: list, Log: zerolog.Nop()})
+	e2, _ := host.NewEngine(host.Options{Extensions: []host.Extension{x2}})
+	defer e2.Close()
+	m2, _ := e2.LoadBytes("h.wasm", []byte(fmt.Sprintf(harnessWAT, `(memory (export "memory") 2)`)))
+	in2, _ := m2.Instantiate(context.Background(), host.RunConfig{})
+	defer in2.Close()
+	if code, _, _ := (&guest{t: t, in: in2}).req("GET", base, "", ""); code != RequestError {
+		t.Fatalf("untrusted certificate: %d, want %d", code, RequestError)
+	}
+}
+
+func TestStaleKeepAliveIsRetried(t *testing.T) {
+	srv, base := serve(t, echo)
+	g, _ := newGuest(t, setup{allow: []string{base}})
+	for i := 0; i < 3; i++ {
+		code, _, h := g.req("POST", base+"/again", "", "payload")
+		if code != Success {
+			t.Fatalf("request %d: %d", i, code)
+		}
+		if body, c := g.readBody(h, 64); c != Success || body != "POST /again payload" {
+			t.Fatalf("request %d body %q %d", i, body, c)
+		}
+		g.call("close", int32(h))
+		srv.CloseClientConnections() // the pooled connection dies while idle
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestResponseFraming(t *testing.T) {
+	_, base := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			for i := 0; i < 3; i++ {
+				fmt.Fprintf(w, "chunk%d;", i)
+				w.(http.Flusher).Flush()
+			}
+		case "/close":
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		case "/303":
+			http.Redirect(w, r, "/seen", http.StatusSeeOther)
+		case "/307":
+			http.Redirect(w, r, "/seen", http.StatusTemporaryRedirect)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		default:
+			echo(w, r)
+		}
+	})
+	g, _ := newGuest(t, setup{allow: []string{base}})
+	for _, c := range []struct{ method, path, body, want string }{
+		{"GET", "/chunked", "", "chunk0;chunk1;chunk2;"},
+		{"GET", "/close", "", "bye"},
+		{"GET", "/after-close", "", "GET /after-close "},
+		{"POST", "/303", "form", "GET /seen "},
+		{"POST", "/307", "kept", "POST /seen kept"},
+		{"HEAD", "/head", "", ""},
+	} {
+		code, _, h := g.req(c.method, base+c.path, "", c.body)
+		if code != Success {
+			t.Fatalf("%s %s: %d", c.method, c.path, code)
+		}
+		if body, code := g.readBody(h, 4); code != Success || body != c.want {
+			t.Errorf("%s %s: body %q (%d), want %q", c.method, c.path, body, code, c.want)
+		}
+		g.call("close", int32(h))
+	}
+	if code, _, _ := g.req("GET", base+"/loop", "", ""); code != RequestError {
+		t.Errorf("redirect loop: %d, want %d", code, RequestError)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -89,20 +90,10 @@ func (s *Session) req(c *wasmtime.Caller, urlPtr, urlLen, methodPtr, methodLen, 
 		return DestinationNotAllowed
 	}
 
-	ctx, cancel := context.WithTimeout(s.inst.Context, s.x.cfg.Timeout)
-	var rd io.Reader
-	if len(body) > 0 {
-		// Copied: the guest's memory may change once this call returns.
-		rd = bytes.NewReader(bytes.Clone(body))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		cancel()
-		return InvalidURL
-	}
-	req.Header = header
-	s.x.setToken(req, target)
-	resp, err := s.x.client(s.list).Do(req)
+	deadline := time.Now().Add(s.x.cfg.Timeout)
+	ctx, cancel := context.WithDeadline(s.inst.Context, deadline)
+	// Copied: the guest's memory may change once this call returns.
+	resp, err := s.send(ctx, method, u, target, header, bytes.Clone(body), deadline)
 	if err != nil {
 		cancel()
 		var de *allowlist.DeniedError

@@ -193,3 +193,49 @@ func TestLogsNotMixedWithGuestOutput(t *testing.T) {
 		t.Fatalf("with --log-output: stderr %q, log %q", r.Stderr, logged)
 	}
 }
+
+// --dir preopens: the guest creates a file in its first preopen (fd 3) and exits with the errno.
+func TestCLIPreopens(t *testing.T) {
+	bin := testenv.HostBinary(t)
+	wat := writeFile(t, "create.wat", `(module
+	  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+	  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+	  (memory (export "memory") 1)
+	  (data (i32.const 0x100) "made-by-guest.txt")
+	  (func (export "_start")
+	    (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 0x100) (i32.const 17)
+	      (i32.const 1) (i64.const 0x1fffffff) (i64.const 0x1fffffff) (i32.const 0) (i32.const 0x10)))))`)
+	dir := t.TempDir()
+	r := testenv.Run(t, 30*time.Second, nil, bin, "run", "--dir", dir+":/data", wat)
+	if r.Code != 0 {
+		t.Fatalf("create in a writable preopen: errno %d %s", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "made-by-guest.txt")); err != nil {
+		t.Fatal("the file did not land in the host directory")
+	}
+	ro := t.TempDir()
+	r = testenv.Run(t, 30*time.Second, nil, bin, "run", "--dir", ro+":/data:ro", wat)
+	if r.Code == 0 {
+		t.Fatal("created a file in a read-only preopen")
+	}
+	if _, err := os.Stat(filepath.Join(ro, "made-by-guest.txt")); err == nil {
+		t.Fatal("the read-only directory was written")
+	}
+	if r = testenv.Run(t, 30*time.Second, nil, bin, "run", wat); r.Code == 0 {
+		t.Fatal("opened a file with no preopen")
+	}
+}
+
+// WASI_DAPR_ALLOW_HOSTS takes a comma list; a --allow-host flag replaces it.
+func TestCLIAllowHostsFromEnv(t *testing.T) {
+	bin := testenv.HostBinary(t)
+	bad := []string{"WASI_DAPR_ALLOW_HOSTS=http://127.0.0.1:3500, ftp://x"}
+	r := testenv.Run(t, 30*time.Second, bad, bin, "run", writeFile(t, "ok.wat", `(module (func (export "_start")))`))
+	if r.Code != 2 || !strings.Contains(r.Stderr, "ftp://x") {
+		t.Fatalf("bad entry from the environment: exit %d %s", r.Code, r.Stderr)
+	}
+	r = testenv.Run(t, 30*time.Second, bad, bin, "run", "--allow-host", "http://127.0.0.1:3500", writeFile(t, "ok.wat", `(module (func (export "_start")))`))
+	if r.Code != 0 {
+		t.Fatalf("flag should replace the environment's list: exit %d %s", r.Code, r.Stderr)
+	}
+}

@@ -44,7 +44,8 @@ type Options struct {
 // Engine owns the wasmtime engine, the linker shared by every instance and the epoch ticker.
 type Engine struct {
 	wt         *wasmtime.Engine
-	linker     *wasmtime.Linker
+	linker     *wasmtime.Linker // WASI as wasmtime provides it
+	captured   *wasmtime.Linker // the same, with stdin/stdout/stderr in memory
 	extensions []Extension
 	cacheDir   string
 	settings   string // engine settings that change compiled code: part of the cache key
@@ -67,20 +68,18 @@ func NewEngine(opts Options) (*Engine, error) {
 	pooled := opts.PoolSize > 0 && usePooling(cfg, opts.PoolSize, maxMem)
 	wt := wasmtime.NewEngineWithConfig(cfg)
 
-	linker := wasmtime.NewLinker(wt)
-	if err := linker.DefineWasi(); err != nil {
-		return nil, fmt.Errorf("linking WASI: %w", err)
+	linker, err := newLinker(wt, opts.Extensions, false)
+	if err != nil {
+		return nil, err
 	}
-	// Extensions may replace WASI functions (fd_close for sockets, fd_read/fd_write for in-memory stdio).
-	linker.AllowShadowing(true)
-	for i, ext := range opts.Extensions {
-		if err := ext.Link(linker, i); err != nil {
-			return nil, fmt.Errorf("linking extension %s: %w", ext.Name(), err)
-		}
+	captured, err := newLinker(wt, opts.Extensions, true)
+	if err != nil {
+		return nil, err
 	}
 	e := &Engine{
 		wt:         wt,
 		linker:     linker,
+		captured:   captured,
 		extensions: opts.Extensions,
 		cacheDir:   opts.CacheDir,
 		pooled:     pooled,
@@ -94,6 +93,27 @@ func NewEngine(opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// newLinker links WASI, optionally the in-memory stdio functions, then every extension. Extensions
+// may replace WASI functions too (fd_close for sockets).
+func newLinker(wt *wasmtime.Engine, exts []Extension, capturedStdio bool) (*wasmtime.Linker, error) {
+	l := wasmtime.NewLinker(wt)
+	if err := l.DefineWasi(); err != nil {
+		return nil, fmt.Errorf("linking WASI: %w", err)
+	}
+	l.AllowShadowing(true)
+	if capturedStdio {
+		if err := linkCapturedStdio(l); err != nil {
+			return nil, fmt.Errorf("linking in-memory stdio: %w", err)
+		}
+	}
+	for i, ext := range exts {
+		if err := ext.Link(l, i); err != nil {
+			return nil, fmt.Errorf("linking extension %s: %w", ext.Name(), err)
+		}
+	}
+	return l, nil
 }
 
 // Wasmtime returns the underlying wasmtime engine.

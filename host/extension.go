@@ -39,6 +39,7 @@ type instanceData struct {
 	engine   *Engine
 	info     InstanceInfo
 	sessions []Session
+	stdio    *stdio // captured standard streams, or nil
 }
 
 // SessionOf returns the caller instance's session of the extension linked at slot, making it on first

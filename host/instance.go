@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,12 @@ type RunConfig struct {
 	Preopens []Preopen
 	// InheritStdio gives the guest the host's stdin, stdout and stderr; otherwise they are empty/discarded.
 	InheritStdio bool
+	// Capture, when set, serves the guest's stdin from Stdin and sends stdout/stderr to Stdout/Stderr
+	// (nil writers discard) through Go functions, without wasmtime's WASI stdio. Preopens are refused.
+	Capture bool
+	Stdin   []byte
+	Stdout  io.Writer
+	Stderr  io.Writer
 	// MaxMemory caps the guest's linear memory in bytes (0: DefaultMaxMemory).
 	MaxMemory int64
 	// Timeout interrupts the guest after this wall-clock time (0: none).
@@ -148,6 +155,15 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 	e := m.engine
 	runCtx, cancel := context.WithCancel(ctx)
 	data := &instanceData{engine: e, info: InstanceInfo{Module: m.Name, Context: runCtx, Allow: rc.Allow}}
+	linker := e.linker
+	if rc.Capture {
+		if len(rc.Preopens) > 0 || rc.InheritStdio {
+			cancel()
+			return nil, errors.New("captured stdio cannot be combined with preopened directories or inherited stdio")
+		}
+		data.stdio = &stdio{stdin: rc.Stdin, stdout: rc.Stdout, stderr: rc.Stderr}
+		linker = e.captured
+	}
 	store := wasmtime.NewStoreWithData(e.wt, data)
 	in := &Instance{m: m, store: store, data: data, cancel: cancel}
 
@@ -178,7 +194,7 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 		store.SetEpochDeadline(noDeadline)
 	}
 
-	inst, err := e.linker.Instantiate(store, m.wt)
+	inst, err := linker.Instantiate(store, m.wt)
 	if err != nil {
 		in.Close()
 		var res Result

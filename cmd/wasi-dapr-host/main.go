@@ -29,6 +29,7 @@ const topUsage = `wasi-dapr-host runs WebAssembly (WASI) guests as Dapr applicat
 
 Usage:
   wasi-dapr-host run [flags] MODULE.wasm [ARGS...]   run a guest once (try: wasi-dapr-host run --help)
+  wasi-dapr-host serve --module M.wasm | --config F  be the Dapr app (try: wasi-dapr-host serve --help)
   wasi-dapr-host version                             print versions
 
 Every flag can also be set from the environment as WASI_DAPR_<NAME> (e.g. WASI_DAPR_ALLOW_HOSTS).
@@ -50,6 +51,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = runCommand(args[1:], stdout, stderr)
+	case "serve":
+		err = serveCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "wasi-dapr-host %s\nwasmtime %s\nDapr API %s (tested with daprd %s)\n",
 			version, host.WasmtimeVersion, daprclient.APIVersion, daprclient.TestedRuntime)

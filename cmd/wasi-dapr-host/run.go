@@ -129,14 +129,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 
-	cacheDir := ""
-	if !c.NoCache {
-		if cacheDir = c.CacheDir; cacheDir == "" {
-			if base, err := os.UserCacheDir(); err == nil {
-				cacheDir = filepath.Join(base, "wasi-dapr-host", "modules")
-			}
-		}
-	}
+	cacheDir := cacheDirFor(c.CacheDir, c.NoCache)
 	x := httpext.New(httpext.Config{
 		Allow: list, Timeout: time.Duration(c.HTTPTimeout), MaxBody: int64(c.MaxHTTPBody),
 		MaxHandles: c.MaxHTTPHandles, APIToken: sidecar.Token, Sidecar: sidecarTargets, Log: log,
@@ -187,6 +180,19 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return exitError{res.ExitCode}
 	}
 	return nil
+}
+
+// cacheDirFor is the compiled-module cache: the given folder, else the user's cache, or none.
+func cacheDirFor(dir string, off bool) string {
+	if off {
+		return ""
+	}
+	if dir == "" {
+		if base, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(base, "wasi-dapr-host", "modules")
+		}
+	}
+	return dir
 }
 
 // buildAllowList parses the user's entries, or takes the sidecar's when there are none.

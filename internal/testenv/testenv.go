@@ -72,6 +72,7 @@ type DaprdOptions struct {
 	AppProtocol   string // http (default) or grpc
 	ResourcesPath string // default: the repository's components/
 	APIToken      string
+	HTTPPort      int      // 0: a free port
 	Args          []string // more flags
 }
 
@@ -105,7 +106,10 @@ func StartDaprd(t testing.TB, o DaprdOptions) *Daprd {
 	if o.ResourcesPath == "" {
 		o.ResourcesPath = filepath.Join(RepoRoot(t), "components")
 	}
-	d := &Daprd{HTTPPort: FreePort(t), GRPCPort: FreePort(t), MetricsPort: FreePort(t), AppID: o.AppID, log: &bytes.Buffer{}}
+	if o.HTTPPort == 0 {
+		o.HTTPPort = FreePort(t)
+	}
+	d := &Daprd{HTTPPort: o.HTTPPort, GRPCPort: FreePort(t), MetricsPort: FreePort(t), AppID: o.AppID, log: &bytes.Buffer{}}
 	args := []string{
 		"--app-id", o.AppID,
 		"--dapr-http-port", strconv.Itoa(d.HTTPPort),
@@ -253,4 +257,102 @@ func Run(t testing.TB, timeout time.Duration, env []string, name string, args ..
 		t.Fatalf("%s: %v", name, err)
 	}
 	return r
+}
+
+// Process is a long-running command started for a test (the host in serve mode).
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *lockedWriter
+	code int
+}
+
+// Start starts a command with env added to a minimal environment; it is killed when the test ends
+// and its output is printed if the test failed.
+func Start(t testing.TB, env []string, name string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	p := &Process{cmd: cmd, done: make(chan struct{}), out: &lockedWriter{b: &bytes.Buffer{}}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		cmd.Wait()
+		p.code = cmd.ProcessState.ExitCode()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		StopProcess(cmd, p.done, 5*time.Second)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(name), p.Output())
+		}
+	})
+	return p
+}
+
+// Output is what the process printed so far.
+func (p *Process) Output() string {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	return p.out.b.String()
+}
+
+// Signal sends sig to the process and waits up to wait for it to exit; it returns the exit code, or -1.
+func (p *Process) Signal(sig syscall.Signal, wait time.Duration) int {
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(wait):
+		return -1
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitHTTP polls url until it answers 200, the process exits, or the timeout passes.
+func WaitHTTP(t testing.TB, p *Process, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if p != nil && p.Exited() {
+			t.Fatalf("process exited before %s was ready:\n%s", url, p.Output())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready within %s", url, timeout)
+}
+
+// WaitTCP polls a TCP address until it accepts, the process exits, or the timeout passes.
+func WaitTCP(t testing.TB, p *Process, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		if p != nil && p.Exited() {
+			t.Fatalf("process exited before %s was ready:\n%s", addr, p.Output())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("%s not accepting within %s", addr, timeout)
 }

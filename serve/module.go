@@ -1,0 +1,110 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
+	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+	"github.com/wasi-dapr-host/wasi-dapr-host/manifest"
+	"github.com/wasi-dapr-host/wasi-dapr-host/wagi"
+)
+
+type module struct {
+	spec    manifest.Module
+	mod     *host.Module
+	allow   *allowlist.List
+	slots   chan struct{}
+	waiting atomic.Int64
+	log     zerolog.Logger
+	metrics *metrics
+}
+
+// outcome is how one guest run ended, for the caller to map to HTTP or Dapr statuses.
+type outcome struct {
+	resp        wagi.Response
+	err         error // nil: resp is valid
+	busy        bool
+	timedOut    bool
+	instantiate time.Duration
+}
+
+// run executes one request in a fresh instance, waiting for a slot in the module's bounded queue.
+func (m *module) run(ctx context.Context, q wagi.Request) outcome {
+	if m.mod == nil {
+		return outcome{err: errors.New("module not loaded yet"), busy: true}
+	}
+	if n := m.waiting.Add(1); n > int64(m.spec.Limits.Queue)+int64(cap(m.slots)) {
+		m.waiting.Add(-1)
+		return outcome{err: errBusy, busy: true}
+	}
+	select {
+	case m.slots <- struct{}{}:
+	case <-ctx.Done():
+		m.waiting.Add(-1)
+		return outcome{err: ctx.Err(), busy: true}
+	}
+	defer func() { <-m.slots; m.waiting.Add(-1) }()
+
+	if q.Extra == nil {
+		q.Extra = map[string]string{}
+	}
+	for k, v := range m.spec.Env {
+		if _, set := q.Extra[k]; !set {
+			q.Extra[k] = v
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	rc := host.RunConfig{
+		Args: append(append([]string{}, m.spec.Args...), q.Args()...), Env: q.Env(),
+		Capture: true, Stdin: q.Body, Stdout: &limitedBuffer{b: &stdout, max: 64 << 20}, Stderr: &limitedBuffer{b: &stderr, max: 1 << 20},
+		MaxMemory: m.spec.Limits.MaxMemory, Timeout: m.spec.Limits.Timeout, Allow: m.allow,
+	}
+	res, err := m.mod.Run(ctx, rc)
+	o := outcome{instantiate: res.Instantiate}
+	if stderr.Len() > 0 {
+		for _, line := range strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n") {
+			m.log.Info().Str("stream", "stderr").Msg(line)
+		}
+	}
+	switch {
+	case err != nil:
+		o.err = err
+	case res.TimedOut:
+		o.err, o.timedOut = fmt.Errorf("timed out after %s", m.spec.Limits.Timeout), true
+	case res.Trap != "":
+		o.err = fmt.Errorf("guest trapped: %s", firstLine(res.Trap))
+	case res.ExitCode != 0:
+		o.err = fmt.Errorf("guest exited with status %d", res.ExitCode)
+	default:
+		o.resp, o.err = wagi.ParseResponse(stdout.Bytes())
+	}
+	return o
+}
+
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room < len(p) {
+		if room > 0 {
+			l.b.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

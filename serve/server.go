@@ -1,0 +1,153 @@
+// Package serve is the inbound side: the host as a Dapr app. daprd delivers service invocations,
+// pub/sub events and input-binding events over the HTTP app channel; each runs in a fresh instance of
+// the module that claims it, under the WAGI contract, with per-module limits.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
+	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+	"github.com/wasi-dapr-host/wasi-dapr-host/manifest"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	Manifest *manifest.Manifest
+	Engine   *host.Engine
+	// Allow is the allow-list of modules that name none of their own.
+	Allow *allowlist.List
+	Log   zerolog.Logger
+}
+
+// Server is the Dapr app channel in front of the modules.
+type Server struct {
+	cfg     Config
+	modules []*module
+	router  *mux.Router
+	ready   atomic.Bool
+	metrics *metrics
+}
+
+// New builds the routes. Modules are compiled by Load (Serve calls it after it starts listening, so
+// /healthz answers 503 until every module is ready).
+func New(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, router: mux.NewRouter(), metrics: newMetrics()}
+	for _, spec := range cfg.Manifest.Modules {
+		m := &module{spec: spec, slots: make(chan struct{}, max(spec.Limits.Concurrency, 1)), log: cfg.Log.With().Str("module", spec.Name).Logger(), metrics: s.metrics}
+		m.allow = cfg.Allow
+		if spec.Limits.HasAllowedHosts {
+			list, err := allowlist.Parse(spec.Limits.AllowedHosts)
+			if err != nil {
+				return nil, fmt.Errorf("%s: module %s: allowedHosts: %s", cfg.Manifest.File, spec.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+			m.allow = list
+		}
+		s.modules = append(s.modules, m)
+	}
+	s.routes()
+	return s, nil
+}
+
+// Load compiles every module; the server is ready when it returns nil.
+func (s *Server) Load() error {
+	for _, m := range s.modules {
+		mod, err := s.cfg.Engine.Load(m.spec.Path)
+		if err != nil {
+			return fmt.Errorf("module %s: %w", m.spec.Name, err)
+		}
+		m.mod = mod
+		m.log.Info().Str("path", m.spec.Path).Bool("cached", mod.Cached).Dur("compile", mod.CompileTime).Msg("module ready")
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Handler is the app channel's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Serve listens on addr, loads the modules, and serves until ctx ends; then it stops accepting and
+// lets in-flight requests finish within grace.
+func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("app port: %w (is another app on %s? set --app-port)", err, addr)
+	}
+	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	s.cfg.Log.Info().Str("addr", l.Addr().String()).Msg("app channel listening (HTTP)")
+	if err := s.Load(); err != nil {
+		srv.Close()
+		return err
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.cfg.Log.Info().Dur("grace", grace).Msg("shutting down: no new requests, finishing in-flight ones")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("in-flight requests did not finish within --grace %s", grace)
+	}
+	return nil
+}
+
+func (s *Server) routes() {
+	r := s.router
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "modules are still compiling", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.HandleFunc("/dapr/subscribe", s.subscribe).Methods(http.MethodGet)
+	r.HandleFunc("/dapr/config", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"entities":[]}`))
+	}).Methods(http.MethodGet)
+	for _, m := range s.modules {
+		for _, sub := range m.spec.Subscriptions {
+			r.Handle(sub.Route, s.eventHandler(m, sub)).Methods(http.MethodPost)
+		}
+		for _, b := range m.spec.Bindings {
+			r.HandleFunc("/"+b, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }).Methods(http.MethodOptions)
+			r.Handle("/"+b, s.bindingHandler(m, b)).Methods(http.MethodPost)
+		}
+	}
+	for _, m := range s.modules {
+		for _, pattern := range m.spec.Routes {
+			h := s.invokeHandler(m, pattern)
+			if prefix, ok := strings.CutSuffix(pattern, "/..."); ok {
+				r.Handle(prefix, h)
+				r.PathPrefix(prefix + "/").Handler(h)
+				if prefix == "" {
+					r.Handle("/", h)
+				}
+			} else {
+				r.Handle(pattern, h)
+			}
+		}
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Error(w, "no module serves "+req.URL.Path, http.StatusNotFound)
+	})
+}
+
+var errBusy = errors.New("module busy: concurrency limit and queue full")

@@ -208,7 +208,7 @@ func (s *Server) grpcTopicHandler(m *module, sub manifest.Subscription) common.T
 		q := wagi.Request{Method: http.MethodPost, Path: sub.Route, RawPath: sub.Route, Header: http.Header{},
 			Body: cloudEvent(e), Route: sub.Route, ServerName: "localhost", ServerPort: "grpc", FullURL: sub.Route,
 			ContentType: "application/cloudevents+json",
-			Extra: map[string]string{"X_DAPR_PUBSUB": sub.PubSub, "X_DAPR_TOPIC": sub.Topic}}
+			Extra:       map[string]string{"X_DAPR_PUBSUB": sub.PubSub, "X_DAPR_TOPIC": sub.Topic}}
 		o := m.run(ctx, q)
 		verdict, code := eventVerdict(o)
 		s.logRequest(m, "event", sub.PubSub+"/"+sub.Topic, code, o, start, "verdict", verdict, "channel", "grpc")
@@ -278,4 +278,3 @@ func (s *Server) ServeGRPC(ctx context.Context, addr string, grace time.Duration
 		return fmt.Errorf("in-flight requests did not finish within --grace %s", grace)
 	}
 }
-

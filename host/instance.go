@@ -315,19 +315,13 @@ func explainInstantiate(err error, maxMem int64) string {
 
 func (m *Module) wasiConfig(rc RunConfig) (*wasmtime.WasiConfig, error) {
 	w := wasmtime.NewWasiConfig()
-	w.SetArgv(append([]string{m.Name}, rc.Args...))
-	if len(rc.Env) > 0 {
-		keys := make([]string, 0, len(rc.Env))
-		vals := make([]string, 0, len(rc.Env))
-		for _, kv := range rc.Env {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, fmt.Errorf("environment entry %q: want KEY=VALUE", kv)
-			}
-			keys, vals = append(keys, k), append(vals, v)
+	for _, kv := range rc.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("environment entry %q: want KEY=VALUE", kv)
 		}
-		w.SetEnv(keys, vals)
 	}
+	argv := make([]string, 0, len(rc.Args)+1)
+	setArgsEnv(w, append(append(argv, m.Name), rc.Args...), rc.Env)
 	if rc.InheritStdio {
 		w.InheritStdin()
 		w.InheritStdout()

@@ -71,5 +71,10 @@
 //	wasi-dapr.yaml:7:14: modules[0].timeout: "ten" is not a duration; use e.g. 500ms, 10s
 //	wasi-dapr.yaml:12:11: modules[1].name: "orders" is used twice (also at line 4); names must be unique
 //
-// YAML anchors, aliases and merge keys (<<: *base) may be used. Unknown fields are errors.
+// Unknown fields are errors. YAML anchors, aliases and merge keys (<<: *base) may be used. Values of
+// env, metadata, args and allowedHosts are strings; numbers and booleans are taken as written
+// (PORT: 8080 is "8080"). allowedHosts entries are not parsed here: the caller checks them with its
+// allow-list package.
+//
+// [Single] builds the one-module manifest of `serve --module FILE` with the same checks.
 package manifest

@@ -395,7 +395,7 @@ func (p *parser) checkMapEntry(r ref, k, v string, env bool) bool {
 // parse is Parse after the setup.
 func (p *parser) parse(data []byte) *Manifest {
 	if len(bytes.TrimSpace(data)) == 0 {
-		p.add(ref{}, "the manifest is empty; it needs a modules list, e.g.\n  modules:\n    - name: app\n      path: ./app.wasm\n      routes: [/...]")
+		p.add(ref{}, "the manifest is empty; it needs a modules list, e.g. modules: [{name: app, path: ./app.wasm, routes: [/...]}]")
 		return nil
 	}
 	doc, next, err := decode(data)

@@ -356,3 +356,6 @@ func WaitTCP(t testing.TB, p *Process, addr string, timeout time.Duration) {
 	}
 	t.Fatalf("%s not accepting within %s", addr, timeout)
 }
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -32,6 +33,8 @@ type InstanceInfo struct {
 	Context context.Context
 	// Allow, when set, replaces the extensions' default allow-list for this instance.
 	Allow *allowlist.List
+	// HTTPTimeout, when positive, replaces the HTTP extension's per-request timeout for this instance.
+	HTTPTimeout time.Duration
 }
 
 // instanceData is what a wasmtime Store carries for us.

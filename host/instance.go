@@ -50,6 +50,8 @@ type RunConfig struct {
 	InvokeArgs []string
 	// Allow, when set, replaces the engine's default allow-list for this run.
 	Allow *allowlist.List
+	// HTTPTimeout, when positive, replaces the HTTP extension's per-request timeout for this run.
+	HTTPTimeout time.Duration
 }
 
 // Result is how a run ended. A guest that traps or times out is a Result, not an error: errors are for
@@ -154,7 +156,7 @@ func (e *GuestError) Error() string {
 func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, error) {
 	e := m.engine
 	runCtx, cancel := context.WithCancel(ctx)
-	data := &instanceData{engine: e, info: InstanceInfo{Module: m.Name, Context: runCtx, Allow: rc.Allow}}
+	data := &instanceData{engine: e, info: InstanceInfo{Module: m.Name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
 	linker := e.linker
 	if rc.Capture {
 		if len(rc.Preopens) > 0 || rc.InheritStdio {

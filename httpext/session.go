@@ -90,7 +90,11 @@ func (s *Session) req(c *wasmtime.Caller, urlPtr, urlLen, methodPtr, methodLen, 
 		return DestinationNotAllowed
 	}
 
-	deadline := time.Now().Add(s.x.cfg.Timeout)
+	timeout := s.x.cfg.Timeout
+	if s.inst.HTTPTimeout > 0 {
+		timeout = s.inst.HTTPTimeout
+	}
+	deadline := time.Now().Add(timeout)
 	ctx, cancel := context.WithDeadline(s.inst.Context, deadline)
 	// Copied: the guest's memory may change once this call returns.
 	resp, err := s.send(ctx, method, u, target, header, bytes.Clone(body), deadline)

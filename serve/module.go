@@ -65,7 +65,7 @@ func (m *module) run(ctx context.Context, q wagi.Request) outcome {
 	rc := host.RunConfig{
 		Args: append(append([]string{}, m.spec.Args...), q.Args()...), Env: q.Env(),
 		Capture: true, Stdin: q.Body, Stdout: &limitedBuffer{b: &stdout, max: 64 << 20}, Stderr: &limitedBuffer{b: &stderr, max: 1 << 20},
-		MaxMemory: m.spec.Limits.MaxMemory, Timeout: m.spec.Limits.Timeout, Allow: m.allow,
+		MaxMemory: m.spec.Limits.MaxMemory, Timeout: m.spec.Limits.Timeout, Allow: m.allow, HTTPTimeout: m.spec.Limits.HTTPTimeout,
 	}
 	res, err := m.mod.Run(ctx, rc)
 	o := outcome{instantiate: res.Instantiate}

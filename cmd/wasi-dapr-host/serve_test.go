@@ -346,3 +346,63 @@ func testServe(t *testing.T, protocol string) {
 		}
 	})
 }
+
+// The --module form, request limits and start-up errors, straight to the app port (no daprd needed).
+func TestServeModuleFlags(t *testing.T) {
+	bin := testenv.HostBinary(t)
+	dir := t.TempDir()
+	echo, _ := os.ReadFile("testdata/echo.wat")
+	mod := filepath.Join(dir, "echo.wat")
+	os.WriteFile(mod, echo, 0o644)
+	port := testenv.FreePort(t)
+	p := testenv.Start(t, []string{"APP_PORT=" + strconv.Itoa(port)}, bin, "serve", "--module", mod, "--listen-address", "127.0.0.1",
+		"--subscribe", "pubsub/orders", "--subscribe", "pubsub/audit=/audit", "--binding", "cron-x", "--max-body", "1KiB")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testenv.WaitHTTP(t, p, base+"/healthz", 30*time.Second)
+
+	resp, err := http.Get(base + "/dapr/subscribe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subs []map[string]any
+	json.NewDecoder(resp.Body).Decode(&subs)
+	resp.Body.Close()
+	if len(subs) != 2 || subs[0]["topic"] != "orders" || subs[0]["route"] != "/events/pubsub/orders" || subs[1]["route"] != "/audit" {
+		t.Fatalf("subscriptions %v", subs)
+	}
+	req, _ := http.NewRequest(http.MethodOptions, base+"/cron-x", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("OPTIONS on a binding: %v %v", resp, err)
+	}
+	// Every path goes to the one module.
+	resp, err = http.Post(base+"/any/path?x=1", "text/plain", strings.NewReader("hi"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("catch-all route: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(base+"/big", "text/plain", strings.NewReader(strings.Repeat("x", 2048)))
+	if err != nil || resp.StatusCode != 413 {
+		t.Fatalf("oversized body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code := p.Signal(syscall.SIGINT, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGINT", code)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve"}, "give --module FILE or --config FILE"},
+		{[]string{"serve", "--module", mod, "--config", mod}, "not both"},
+		{[]string{"serve", "--module", mod, "--subscribe", "orders"}, "want PUBSUB/TOPIC"},
+		{[]string{"serve", "--module", mod, "--app-protocol", "ws"}, "use http or grpc"},
+		{[]string{"serve", "--module", filepath.Join(dir, "missing.wasm")}, "missing.wasm"},
+		{[]string{"serve", "--config", writeFile(t, "bad.yaml", "modules:\n  - name: a\n    path: nowhere.wasm\n    routes: [/a]\n")}, "bad.yaml:3"},
+	} {
+		r := testenv.Run(t, 30*time.Second, []string{"APP_PORT=" + strconv.Itoa(testenv.FreePort(t))}, bin, c.args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q lacks %q", c.args, r.Code, r.Stderr, c.want)
+		}
+	}
+}

@@ -15,7 +15,7 @@ all: build
 
 build: $(BIN)
 
-$(BIN): $(shell find cmd host httpext allowlist daprclient internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+$(BIN): $(shell find cmd host httpext allowlist daprclient internal serve wagi manifest -name '*.go' -not -name '*_test.go') go.mod go.sum
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/wasi-dapr-host
 
@@ -49,7 +49,8 @@ test: build daprd samples-as
 	cd $(AS_DIR) && npm test --silent
 
 bench: build daprd samples-as
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./host/ ./httpext/
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./host/ ./httpext/ ./serve/
+	$(GO) test -run '^$$' -bench PeakRSS -benchtime 3x ./cmd/wasi-dapr-host/
 
 clean:
 	rm -rf bin $(AS_DIR)/build

@@ -154,3 +154,35 @@ func (l *List) resolver() Resolver {
 	}
 	return net.DefaultResolver
 }
+
+// NamesHost reports whether some rule for scheme (or *) names the host name host, whatever its port:
+// a socket guest may resolve only names the allow-list names. IP literals and names that do not
+// normalize are never "named" here.
+func (l *List) NamesHost(scheme, host string) bool {
+	if l == nil {
+		return false
+	}
+	nt, err := NewTarget(scheme, host, 1)
+	if err != nil || nt.Addr.IsValid() {
+		return false
+	}
+	for _, r := range l.rules {
+		if r.allowAll {
+			return true
+		}
+		if !r.schemeMatches(scheme) {
+			continue
+		}
+		switch r.kind {
+		case hostName:
+			if nt.Host == r.name {
+				return true
+			}
+		case hostSuffix:
+			if strings.HasSuffix(nt.Host, "."+r.name) {
+				return true
+			}
+		}
+	}
+	return false
+}

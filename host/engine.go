@@ -43,14 +43,19 @@ type Options struct {
 
 // Engine owns the wasmtime engine, the linker shared by every instance and the epoch ticker.
 type Engine struct {
-	wt         *wasmtime.Engine
-	linker     *wasmtime.Linker // WASI as wasmtime provides it
-	captured   *wasmtime.Linker // the same, with stdin/stdout/stderr in memory
+	wt *wasmtime.Engine
+	// linkers[captured stdio][shadowed WASI]: WASI as wasmtime provides it, optionally with stdin/stdout
+	// in memory, optionally with the WASI functions that shadowing extensions replace (for modules that
+	// import those extensions' functions; every other module keeps wasmtime's own).
+	linkers    [2][2]*wasmtime.Linker
 	extensions []Extension
 	cacheDir   string
 	settings   string // engine settings that change compiled code: part of the cache key
 	pooled     bool
 	maxMemory  int64
+
+	helperMu sync.Mutex
+	helpers  map[string]*wasmtime.Module
 
 	tickOnce sync.Once
 	stopTick chan struct{}
@@ -68,18 +73,19 @@ func NewEngine(opts Options) (*Engine, error) {
 	pooled := opts.PoolSize > 0 && usePooling(cfg, opts.PoolSize, maxMem)
 	wt := wasmtime.NewEngineWithConfig(cfg)
 
-	linker, err := newLinker(wt, opts.Extensions, false)
-	if err != nil {
-		return nil, err
-	}
-	captured, err := newLinker(wt, opts.Extensions, true)
-	if err != nil {
-		return nil, err
+	var linkers [2][2]*wasmtime.Linker
+	for _, captured := range []bool{false, true} {
+		for _, shadows := range []bool{false, true} {
+			l, err := newLinker(wt, opts.Extensions, captured, shadows)
+			if err != nil {
+				return nil, err
+			}
+			linkers[b2i(captured)][b2i(shadows)] = l
+		}
 	}
 	e := &Engine{
 		wt:         wt,
-		linker:     linker,
-		captured:   captured,
+		linkers:    linkers,
 		extensions: opts.Extensions,
 		cacheDir:   opts.CacheDir,
 		pooled:     pooled,
@@ -95,9 +101,21 @@ func NewEngine(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// newLinker links WASI, optionally the in-memory stdio functions, then every extension. Extensions
-// may replace WASI functions too (fd_close for sockets).
-func newLinker(wt *wasmtime.Engine, exts []Extension, capturedStdio bool) (*wasmtime.Linker, error) {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// linker returns the linker for an instance.
+func (e *Engine) linker(captured, shadows bool) *wasmtime.Linker {
+	return e.linkers[b2i(captured)][b2i(shadows)]
+}
+
+// newLinker links WASI, optionally the in-memory stdio functions, then every extension, and with
+// shadows the WASI replacements of shadowing extensions.
+func newLinker(wt *wasmtime.Engine, exts []Extension, capturedStdio, shadows bool) (*wasmtime.Linker, error) {
 	l := wasmtime.NewLinker(wt)
 	if err := l.DefineWasi(); err != nil {
 		return nil, fmt.Errorf("linking WASI: %w", err)
@@ -111,6 +129,11 @@ func newLinker(wt *wasmtime.Engine, exts []Extension, capturedStdio bool) (*wasm
 	for i, ext := range exts {
 		if err := ext.Link(l, i); err != nil {
 			return nil, fmt.Errorf("linking extension %s: %w", ext.Name(), err)
+		}
+		if se, ok := ext.(ShadowingExtension); ok && shadows {
+			if err := se.LinkShadows(l, i); err != nil {
+				return nil, fmt.Errorf("linking extension %s: %w", ext.Name(), err)
+			}
 		}
 	}
 	return l, nil
@@ -219,3 +242,27 @@ func (e *Engine) storeCached(path string, code []byte) {
 
 // ErrNotWasm reports a file that is neither a WebAssembly binary nor WebAssembly text.
 var ErrNotWasm = errors.New("not a WebAssembly module")
+
+var errNotOurs = errors.New("the caller is not an instance of this host")
+
+// helperModule compiles (once per engine and text) a helper module for WASIHelper.
+func (e *Engine) helperModule(wat string) (*wasmtime.Module, error) {
+	e.helperMu.Lock()
+	defer e.helperMu.Unlock()
+	if m, ok := e.helpers[wat]; ok {
+		return m, nil
+	}
+	wasm, err := wasmtime.Wat2Wasm(wat)
+	if err != nil {
+		return nil, err
+	}
+	m, err := wasmtime.NewModule(e.wt, wasm)
+	if err != nil {
+		return nil, err
+	}
+	if e.helpers == nil {
+		e.helpers = map[string]*wasmtime.Module{}
+	}
+	e.helpers[wat] = m
+	return m, nil
+}

@@ -20,6 +20,40 @@ type Extension interface {
 	NewSession(inst *InstanceInfo) Session
 }
 
+// ShadowingExtension also replaces some WASI functions (the socket extension's fd_close, for one), but
+// only for modules that import its own functions: other modules keep wasmtime's WASI untouched.
+type ShadowingExtension interface {
+	Extension
+	// Uses tells whether a module imports (module, name) pairs of this extension.
+	Uses(imports [][2]string) bool
+	// LinkShadows defines the replacement WASI functions.
+	LinkShadows(l *wasmtime.Linker, slot int) error
+}
+
+// Caller-side helpers for shadowing extensions, which must hand ordinary fds back to wasmtime's WASI.
+
+// WASIHelper is an instance, in the caller's store, of a module whose imports are wasmtime's own WASI
+// functions; calling its exports runs them against the caller's WASI context. It is made on first use.
+func WASIHelper(caller *wasmtime.Caller, wat string) (*wasmtime.Instance, error) {
+	d, ok := caller.Data().(*instanceData)
+	if !ok || d == nil || d.engine == nil {
+		return nil, errNotOurs
+	}
+	if d.helper != nil {
+		return d.helper, nil
+	}
+	m, err := d.engine.helperModule(wat)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := d.engine.linker(false, false).Instantiate(caller, m)
+	if err != nil {
+		return nil, err
+	}
+	d.helper = inst
+	return inst, nil
+}
+
 // Session is an extension's per-instance state; Close releases everything it holds (handles, sockets).
 type Session interface {
 	Close()
@@ -43,6 +77,7 @@ type instanceData struct {
 	info     InstanceInfo
 	sessions []Session
 	stdio    *stdio // captured standard streams, or nil
+	helper   *wasmtime.Instance
 }
 
 // SessionOf returns the caller instance's session of the extension linked at slot, making it on first

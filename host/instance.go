@@ -52,6 +52,8 @@ type RunConfig struct {
 	Allow *allowlist.List
 	// HTTPTimeout, when positive, replaces the HTTP extension's per-request timeout for this run.
 	HTTPTimeout time.Duration
+	// Name, when set, names the instance in extension logs instead of the module's file name.
+	Name string
 }
 
 // Result is how a run ended. A guest that traps or times out is a Result, not an error: errors are for
@@ -156,15 +158,19 @@ func (e *GuestError) Error() string {
 func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, error) {
 	e := m.engine
 	runCtx, cancel := context.WithCancel(ctx)
-	data := &instanceData{engine: e, info: InstanceInfo{Module: m.Name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
-	linker := e.linker
+	name := m.Name
+	if rc.Name != "" {
+		name = rc.Name
+	}
+	data := &instanceData{engine: e, info: InstanceInfo{Module: name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
+	linker := e.linker(false, m.shadows)
 	if rc.Capture {
 		if len(rc.Preopens) > 0 || rc.InheritStdio {
 			cancel()
 			return nil, errors.New("captured stdio cannot be combined with preopened directories or inherited stdio")
 		}
 		data.stdio = &stdio{stdin: rc.Stdin, stdout: rc.Stdout, stderr: rc.Stderr}
-		linker = e.captured
+		linker = e.linker(true, m.shadows)
 	}
 	store := wasmtime.NewStoreWithData(e.wt, data)
 	in := &Instance{m: m, store: store, data: data, cancel: cancel}

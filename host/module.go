@@ -24,6 +24,7 @@ type Module struct {
 	CompileTime time.Duration
 
 	exports map[string]*wasmtime.ExternType
+	shadows bool // links the WASI replacements of a shadowing extension it uses
 }
 
 // Load reads, compiles (or loads from the cache) and checks a module file.
@@ -58,6 +59,17 @@ func (e *Engine) LoadBytes(name string, data []byte) (*Module, error) {
 		exports: map[string]*wasmtime.ExternType{}}
 	for _, ex := range wt.Exports() {
 		m.exports[ex.Name()] = ex.Type()
+	}
+	var imports [][2]string
+	for _, imp := range wt.Imports() {
+		if imp.Name() != nil {
+			imports = append(imports, [2]string{imp.Module(), *imp.Name()})
+		}
+	}
+	for _, ext := range e.extensions {
+		if se, ok := ext.(ShadowingExtension); ok && se.Uses(imports) {
+			m.shadows = true
+		}
 	}
 	if missing := e.missingImports(wt); len(missing) > 0 {
 		return nil, fmt.Errorf("module %s imports %d function(s) this host does not provide: %s",
@@ -102,7 +114,7 @@ func (e *Engine) missingImports(wt *wasmtime.Module) []string {
 		if imp.Name() != nil {
 			name = *imp.Name()
 		}
-		if e.linker.Get(store, imp.Module(), name) == nil {
+		if e.linker(false, true).Get(store, imp.Module(), name) == nil {
 			missing = append(missing, imp.Module()+"::"+name)
 		}
 	}

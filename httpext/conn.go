@@ -1,11 +1,12 @@
 package httpext
 
 import (
-	"errors"
 	"net"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/rawsock"
 )
 
 // blockingConn is a TCP connection driven by blocking system calls on the calling thread.
@@ -27,27 +28,8 @@ type blockingConn struct {
 // newBlockingConn takes over a dialed connection: it duplicates the socket, switches it to blocking
 // mode and closes the original (which unregisters it from the poller).
 func newBlockingConn(c net.Conn) (*blockingConn, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		c.Close()
-		return nil, errors.New("connection does not expose its socket")
-	}
-	raw, err := sc.SyscallConn()
+	fd, local, remote, err := rawsock.Detach(c)
 	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	fd := -1
-	var derr error
-	if err := raw.Control(func(s uintptr) { fd, derr = syscall.Dup(int(s)) }); err != nil || derr != nil {
-		c.Close()
-		return nil, errors.Join(err, derr)
-	}
-	local, remote := c.LocalAddr(), c.RemoteAddr()
-	c.Close()
-	syscall.CloseOnExec(fd)
-	if err := syscall.SetNonblock(fd, false); err != nil {
-		syscall.Close(fd)
 		return nil, err
 	}
 	return &blockingConn{fd: fd, local: local, remote: remote, rto: -1, wto: -1}, nil

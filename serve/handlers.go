@@ -90,9 +90,10 @@ func (s *Server) eventHandler(m *module, sub manifest.Subscription) http.Handler
 			return
 		}
 		q := wagi.FromHTTP(r, body, sub.Route)
-		q.ContentType = "application/cloudevents+json"
-		if sub.Metadata["rawPayload"] == "true" && r.Header.Get("Content-Type") != "" {
-			q.ContentType = r.Header.Get("Content-Type")
+		// daprd marks CloudEvents as such; a raw payload keeps the publisher's content type.
+		q.ContentType = r.Header.Get("Content-Type")
+		if q.ContentType == "" {
+			q.ContentType = "application/cloudevents+json"
 		}
 		q.Extra = map[string]string{"X_DAPR_PUBSUB": sub.PubSub, "X_DAPR_TOPIC": sub.Topic}
 		o := m.run(r.Context(), q)

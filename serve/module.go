@@ -25,6 +25,7 @@ type module struct {
 	waiting atomic.Int64
 	log     zerolog.Logger
 	metrics *metrics
+	daprEnv map[string]string // the sidecar's address, as `run` passes it (the module's env wins)
 }
 
 // outcome is how one guest run ended, for the caller to map to HTTP or Dapr statuses.
@@ -56,9 +57,11 @@ func (m *module) run(ctx context.Context, q wagi.Request) outcome {
 	if q.Extra == nil {
 		q.Extra = map[string]string{}
 	}
-	for k, v := range m.spec.Env {
-		if _, set := q.Extra[k]; !set {
-			q.Extra[k] = v
+	for _, src := range []map[string]string{m.spec.Env, m.daprEnv} {
+		for k, v := range src {
+			if _, set := q.Extra[k]; !set {
+				q.Extra[k] = v
+			}
 		}
 	}
 	var stdout, stderr bytes.Buffer
@@ -66,6 +69,7 @@ func (m *module) run(ctx context.Context, q wagi.Request) outcome {
 		Args: append(append([]string{}, m.spec.Args...), q.Args()...), Env: q.Env(),
 		Capture: true, Stdin: q.Body, Stdout: &limitedBuffer{b: &stdout, max: 64 << 20}, Stderr: &limitedBuffer{b: &stderr, max: 1 << 20},
 		MaxMemory: m.spec.Limits.MaxMemory, Timeout: m.spec.Limits.Timeout, Allow: m.allow, HTTPTimeout: m.spec.Limits.HTTPTimeout,
+		Name: m.spec.Name,
 	}
 	res, err := m.mod.Run(ctx, rc)
 	o := outcome{instantiate: res.Instantiate}

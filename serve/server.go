@@ -29,6 +29,9 @@ type Config struct {
 	// Allow is the allow-list of modules that name none of their own.
 	Allow *allowlist.List
 	Log   zerolog.Logger
+	// GuestEnv is given to every guest under its module's own env: the sidecar's address
+	// (DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_HTTP_ENDPOINT, APP_ID), never the API token.
+	GuestEnv map[string]string
 }
 
 // Server is the Dapr app channel in front of the modules.
@@ -45,7 +48,7 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, router: mux.NewRouter(), metrics: newMetrics()}
 	for _, spec := range cfg.Manifest.Modules {
-		m := &module{spec: spec, slots: make(chan struct{}, max(spec.Limits.Concurrency, 1)), log: cfg.Log.With().Str("module", spec.Name).Logger(), metrics: s.metrics}
+		m := &module{spec: spec, slots: make(chan struct{}, max(spec.Limits.Concurrency, 1)), log: cfg.Log.With().Str("module", spec.Name).Logger(), metrics: s.metrics, daprEnv: cfg.GuestEnv}
 		m.allow = cfg.Allow
 		if spec.Limits.HasAllowedHosts {
 			list, err := allowlist.Parse(spec.Limits.AllowedHosts)

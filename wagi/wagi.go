@@ -137,7 +137,7 @@ func ParseResponse(out []byte) (Response, error) {
 		return Response{}, ErrNoHeaders
 	}
 	r := Response{Status: 200, Header: http.Header{}, Body: body}
-	seen := false
+	seen, statusSet := false, false
 	for _, line := range strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n") {
 		if line == "" {
 			continue
@@ -154,12 +154,9 @@ func ParseResponse(out []byte) (Response, error) {
 				return Response{}, fmt.Errorf("the guest wrote an invalid status %q", truncate(value, 40))
 			}
 			r.Status = code
-			seen = true
+			seen, statusSet = true, true
 		case "location":
 			r.Header.Set("Location", value)
-			if !seen || r.Status == 200 {
-				r.Status = http.StatusFound
-			}
 			seen = true
 		case "content-type":
 			seen = true
@@ -170,6 +167,9 @@ func ParseResponse(out []byte) (Response, error) {
 	}
 	if !seen {
 		return Response{}, errors.New("the guest's header block has none of content-type, status or location")
+	}
+	if r.Header.Get("Location") != "" && !statusSet {
+		r.Status = http.StatusFound // location alone means a redirect; an explicit status wins
 	}
 	return r, nil
 }

@@ -49,6 +49,8 @@ func TestParseResponse(t *testing.T) {
 		{"status with reason", "Status: 201 Created\ncontent-type: a/b\n\n{}", 201, "{}", [2]string{"Content-Type", "a/b"}, ""},
 		{"location means 302", "location: /there\n\n", 302, "", [2]string{"Location", "/there"}, ""},
 		{"status wins over location", "status: 301\nlocation: /there\n\n", 301, "", [2]string{"Location", "/there"}, ""},
+		{"explicit 200 with location stays 200", "status: 200\nlocation: /x\n\n", 200, "", [2]string{"Location", "/x"}, ""},
+		{"location before status", "location: /x\nstatus: 201\n\n", 201, "", [2]string{"Location", "/x"}, ""},
 		{"binary body", "content-type: application/octet-stream\n\n\x00\xff\x01", 200, "\x00\xff\x01", [2]string{}, ""},
 		{"no header block", "just text", 0, "", [2]string{}, "no header block"},
 		{"empty", "", 0, "", [2]string{}, "no header block"},

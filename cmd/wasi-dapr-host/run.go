@@ -20,6 +20,7 @@ import (
 	"github.com/wasi-dapr-host/wasi-dapr-host/daprclient"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
 	"github.com/wasi-dapr-host/wasi-dapr-host/httpext"
+	"github.com/wasi-dapr-host/wasi-dapr-host/sockext"
 )
 
 // RunConfig is the configuration of `wasi-dapr-host run`; each field is a flag and a WASI_DAPR_ variable.
@@ -35,6 +36,9 @@ type RunConfig struct {
 	MaxHTTPHandles int         `envconfig:"MAX_HTTP_HANDLES" default:"16"`
 	WaitForSidecar OptDuration `envconfig:"WAIT_FOR_SIDECAR"`
 	DaprEnv        bool        `envconfig:"DAPR_ENV" default:"true"`
+	TCPListen      List        `envconfig:"TCP_LISTEN"`
+	MaxSockets     int         `envconfig:"MAX_SOCKETS" default:"64"`
+	ConnectTimeout Duration    `envconfig:"CONNECT_TIMEOUT" default:"10s"`
 	CacheDir       string      `envconfig:"CACHE_DIR"`
 	NoCache        bool        `envconfig:"NO_CACHE"`
 	Log            LogConfig
@@ -66,6 +70,9 @@ func runFlags(c *RunConfig) *flag.FlagSet {
 	fs.IntVar(&c.MaxHTTPHandles, "max-http-handles", c.MaxHTTPHandles, "open HTTP responses per instance [WASI_DAPR_MAX_HTTP_HANDLES]")
 	fs.Var(&c.WaitForSidecar, "wait-for-sidecar", "wait until the sidecar is ready first (alone: up to 60s; or =DURATION) [WASI_DAPR_WAIT_FOR_SIDECAR]")
 	fs.BoolVar(&c.DaprEnv, "dapr-env", c.DaprEnv, "pass DAPR_HTTP_PORT, DAPR_GRPC_PORT and DAPR_HTTP_ENDPOINT (never the token) to the guest [WASI_DAPR_DAPR_ENV]")
+	fs.Var(&c.TCPListen, "tcp-listen", "let guests listen on IP:PORT through the socket API, repeatable [WASI_DAPR_TCP_LISTEN]")
+	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "sockets per instance [WASI_DAPR_MAX_SOCKETS]")
+	fs.Var(&c.ConnectTimeout, "connect-timeout", "time limit of a guest socket connect [WASI_DAPR_CONNECT_TIMEOUT]")
 	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "where compiled modules are kept [WASI_DAPR_CACHE_DIR]")
 	fs.BoolVar(&c.NoCache, "no-cache", c.NoCache, "compile every time, keep nothing on disk [WASI_DAPR_NO_CACHE]")
 	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug, info, warn or error [WASI_DAPR_LOG_LEVEL]")
@@ -134,7 +141,12 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		Allow: list, Timeout: time.Duration(c.HTTPTimeout), MaxBody: int64(c.MaxHTTPBody),
 		MaxHandles: c.MaxHTTPHandles, APIToken: sidecar.Token, Sidecar: sidecarTargets, Log: log,
 	})
-	engine, err := host.NewEngine(host.Options{CacheDir: cacheDir, MaxMemory: int64(c.MaxMemory), Extensions: []host.Extension{x}})
+	sx, err := sockext.New(sockext.Config{Allow: list, Listen: c.TCPListen.Values, MaxSockets: c.MaxSockets,
+		ConnectTimeout: time.Duration(c.ConnectTimeout), Log: log})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	engine, err := host.NewEngine(host.Options{CacheDir: cacheDir, MaxMemory: int64(c.MaxMemory), Extensions: []host.Extension{x, sx}})
 	if err != nil {
 		return err
 	}
@@ -214,12 +226,16 @@ func buildAllowList(entries []string, log zerolog.Logger) (*allowlist.List, erro
 	return list, nil
 }
 
+// daprEnvVars are the sidecar's address as `dapr run` and the injector set it; guests get them (never
+// DAPR_API_TOKEN, which the host adds to sidecar-bound requests itself).
+var daprEnvVars = []string{"DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_ID"}
+
 // guestEnv builds the guest's environment: the sidecar's address (unless disabled), then --env entries.
 // Nothing else of the host's environment reaches the guest.
 func guestEnv(entries []string, daprEnv bool) ([]string, error) {
 	var env []string
 	if daprEnv {
-		for _, k := range []string{"DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_ID"} {
+		for _, k := range daprEnvVars {
 			if v, ok := os.LookupEnv(k); ok {
 				env = append(env, k+"="+v)
 			}

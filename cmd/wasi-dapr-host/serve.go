@@ -22,6 +22,7 @@ import (
 	"github.com/wasi-dapr-host/wasi-dapr-host/httpext"
 	"github.com/wasi-dapr-host/wasi-dapr-host/manifest"
 	"github.com/wasi-dapr-host/wasi-dapr-host/serve"
+	"github.com/wasi-dapr-host/wasi-dapr-host/sockext"
 )
 
 // ServeConfig is the configuration of `wasi-dapr-host serve`.
@@ -44,6 +45,9 @@ type ServeConfig struct {
 	MaxHTTPBody    Size     `envconfig:"MAX_HTTP_BODY" default:"16MiB"`
 	MaxHTTPHandles int      `envconfig:"MAX_HTTP_HANDLES" default:"16"`
 	Grace          Duration `envconfig:"GRACE" default:"10s"`
+	TCPListen      List     `envconfig:"TCP_LISTEN"`
+	MaxSockets     int      `envconfig:"MAX_SOCKETS" default:"64"`
+	ConnectTimeout Duration `envconfig:"CONNECT_TIMEOUT" default:"10s"`
 	CacheDir       string   `envconfig:"CACHE_DIR"`
 	NoCache        bool     `envconfig:"NO_CACHE"`
 	Log            LogConfig
@@ -100,6 +104,9 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&c.MaxHTTPBody, "max-http-body", "response bytes a guest may read [WASI_DAPR_MAX_HTTP_BODY]")
 	fs.IntVar(&c.MaxHTTPHandles, "max-http-handles", c.MaxHTTPHandles, "open responses per instance [WASI_DAPR_MAX_HTTP_HANDLES]")
 	fs.Var(&c.Grace, "grace", "on SIGTERM/SIGINT, time for in-flight requests [WASI_DAPR_GRACE]")
+	fs.Var(&c.TCPListen, "tcp-listen", "let guests listen on IP:PORT through the socket API, repeatable [WASI_DAPR_TCP_LISTEN]")
+	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "sockets per instance [WASI_DAPR_MAX_SOCKETS]")
+	fs.Var(&c.ConnectTimeout, "connect-timeout", "time limit of a guest socket connect [WASI_DAPR_CONNECT_TIMEOUT]")
 	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "compiled-module cache [WASI_DAPR_CACHE_DIR]")
 	fs.BoolVar(&c.NoCache, "no-cache", c.NoCache, "no compiled-module cache [WASI_DAPR_NO_CACHE]")
 	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug, info, warn or error [WASI_DAPR_LOG_LEVEL]")
@@ -182,12 +189,24 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	x := httpext.New(httpext.Config{Allow: list, Timeout: time.Duration(c.HTTPTimeout), MaxBody: int64(c.MaxHTTPBody),
 		MaxHandles: c.MaxHTTPHandles, APIToken: sidecar.Token, Sidecar: sidecarTargets, Log: log})
-	engine, err := host.NewEngine(host.Options{CacheDir: cacheDirFor(c.CacheDir, c.NoCache), PoolSize: pool + 8, MaxMemory: maxMem, Extensions: []host.Extension{x}})
+	sx, err := sockext.New(sockext.Config{Allow: list, Listen: c.TCPListen.Values, MaxSockets: c.MaxSockets,
+		ConnectTimeout: time.Duration(c.ConnectTimeout), Log: log})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	// Socket guests may make a helper instance (wasmtime's own fd_close and poll) beside their own.
+	engine, err := host.NewEngine(host.Options{CacheDir: cacheDirFor(c.CacheDir, c.NoCache), PoolSize: 2*pool + 8, MaxMemory: maxMem, Extensions: []host.Extension{x, sx}})
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	srv, err := serve.New(serve.Config{Manifest: man, Engine: engine, Allow: list, Log: log})
+	guestEnv := map[string]string{}
+	for _, k := range daprEnvVars {
+		if v, ok := os.LookupEnv(k); ok {
+			guestEnv[k] = v
+		}
+	}
+	srv, err := serve.New(serve.Config{Manifest: man, Engine: engine, Allow: list, Log: log, GuestEnv: guestEnv})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,32 @@
+package allowlist
+
+import "testing"
+
+func TestNamesHost(t *testing.T) {
+	l, err := Parse([]string{"tcp://db.internal:5432", "tcp://*.cache.internal:*", "http://web.internal", "tcp://10.0.0.1:80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		scheme, host string
+		want         bool
+	}{
+		{"tcp", "db.internal", true},
+		{"tcp", "DB.Internal.", true},
+		{"tcp", "a.cache.internal", true},
+		{"tcp", "cache.internal", false},
+		{"tcp", "web.internal", false}, // named for http only
+		{"http", "web.internal", true},
+		{"tcp", "10.0.0.1", false}, // IPs are not names
+		{"tcp", "evil.example", false},
+		{"tcp", "127.1", false},
+	} {
+		if got := l.NamesHost(c.scheme, c.host); got != c.want {
+			t.Errorf("NamesHost(%s, %s) = %v, want %v", c.scheme, c.host, got, c.want)
+		}
+	}
+	var nilList *List
+	if nilList.NamesHost("tcp", "db.internal") {
+		t.Error("a nil list names nothing")
+	}
+}

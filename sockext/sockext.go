@@ -1,0 +1,323 @@
+// Package sockext gives WASI guests WasmEdge-compatible TCP sockets (shared/abi/wasmedge-sockets.md):
+// the extra functions WasmEdge puts in wasi_snapshot_preview1, which wasmedge_wasi_socket, tokio_wasi,
+// hyper_wasi, reqwest_wasi and the WasmEdge Dapr SDK are built on. Unlike WasmEdge, every connect is
+// checked against the allow-list (scheme tcp), names resolve only when the allow-list names them, and
+// listening needs an explicit grant.
+package sockext
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"github.com/rs/zerolog"
+
+	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
+	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+)
+
+// WASI errnos (wasi_snapshot_preview1) and WasmEdge's name-lookup additions.
+const (
+	errSuccess      = 0
+	errAddrInUse    = 3
+	errAddrNotAvail = 4
+	errAgain        = 6
+	errBadf         = 8
+	errConnRefused  = 14
+	errConnReset    = 15
+	errFault        = 21
+	errHostUnreach  = 23
+	errInProgress   = 26
+	errIntr         = 27
+	errInval        = 28
+	errIO           = 29
+	errIsConn       = 30
+	errMfile        = 33
+	errNetUnreach   = 40
+	errNoProtoOpt   = 50
+	errNosys        = 52
+	errNotConn      = 53
+	errNotSock      = 57
+	errNotSup       = 58
+	errPipe         = 64
+	errTimedOut     = 73
+	errNotCapable   = 76
+	errAINoName     = 84
+	errAIFamily     = 81
+	errAISocktype   = 86
+	errAIService    = 85
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultMaxSockets      = 64
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultMaxBytesPerCall = 1 << 20
+	// FirstFD is the first socket fd handed to guests: far above the small numbers wasmtime's WASI
+	// gives files, so the two never collide (WasmEdge's guests accept any value up to 0x7FFFFFFF).
+	FirstFD = 0x40000000
+)
+
+// Config sets the extension's policy and limits.
+type Config struct {
+	// Allow is the default allow-list (connects need scheme tcp or *); an instance may carry its own.
+	Allow *allowlist.List
+	// Listen are the HOST:PORT addresses a guest may bind and listen on (nothing otherwise).
+	Listen []string
+	// MaxSockets is how many sockets one instance may hold.
+	MaxSockets int
+	// ConnectTimeout bounds one connect.
+	ConnectTimeout time.Duration
+	// MaxBytesPerCall bounds what one send or recv moves.
+	MaxBytesPerCall int
+	Log             zerolog.Logger
+}
+
+// Extension is the socket host API.
+type Extension struct {
+	cfg     Config
+	listen  []netip.AddrPort
+	denials allowlist.Denials
+}
+
+// New checks the listen grants and makes the extension.
+func New(cfg Config) (*Extension, error) {
+	if cfg.MaxSockets <= 0 {
+		cfg.MaxSockets = DefaultMaxSockets
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.MaxBytesPerCall <= 0 {
+		cfg.MaxBytesPerCall = DefaultMaxBytesPerCall
+	}
+	x := &Extension{cfg: cfg}
+	for _, l := range cfg.Listen {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("--tcp-listen %q: want IP:PORT, e.g. 127.0.0.1:8081 or [::1]:8081", l)
+		}
+		x.listen = append(x.listen, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	}
+	return x, nil
+}
+
+// Name implements host.Extension.
+func (x *Extension) Name() string { return "wasmedge sockets" }
+
+// NewSession implements host.Extension.
+func (x *Extension) NewSession(inst *host.InstanceInfo) host.Session {
+	list := x.cfg.Allow
+	if inst.Allow != nil {
+		list = inst.Allow
+	}
+	return &Session{x: x, inst: inst, list: list, socks: map[int32]*socket{}, next: FirstFD}
+}
+
+// Uses implements host.ShadowingExtension: a module that imports any sock_* function gets the socket
+// versions of fd_close, fd_fdstat_get, fd_fdstat_set_flags and poll_oneoff.
+func (x *Extension) Uses(imports [][2]string) bool {
+	for _, imp := range imports {
+		if imp[0] == wasiModule && strings.HasPrefix(imp[1], "sock_") {
+			return true
+		}
+	}
+	return false
+}
+
+const wasiModule = "wasi_snapshot_preview1"
+
+// Link implements host.Extension: the sock_* functions (new names; nothing of WASI is replaced here).
+func (x *Extension) Link(l *wasmtime.Linker, slot int) error {
+	session := func(c *wasmtime.Caller) *Session {
+		s, _ := host.SessionOf(c, slot).(*Session)
+		return s
+	}
+	type fn = interface{}
+	defs := map[string]fn{
+		"sock_open": func(c *wasmtime.Caller, af, typ, fdOut int32) (e int32) {
+			defer x.recoverCall("sock_open", &e)
+			return session(c).open(c, af, typ, fdOut)
+		},
+		"sock_connect": func(c *wasmtime.Caller, fd, addr, port int32) (e int32) {
+			defer x.recoverCall("sock_connect", &e)
+			return session(c).connect(c, fd, addr, port)
+		},
+		"sock_bind": func(c *wasmtime.Caller, fd, addr, port int32) (e int32) {
+			defer x.recoverCall("sock_bind", &e)
+			return session(c).bind(c, fd, addr, port)
+		},
+		"sock_listen": func(c *wasmtime.Caller, fd, backlog int32) (e int32) {
+			defer x.recoverCall("sock_listen", &e)
+			return session(c).listen(fd, backlog)
+		},
+		"sock_accept": func(c *wasmtime.Caller, fd, fdOut int32) (e int32) {
+			defer x.recoverCall("sock_accept", &e)
+			return session(c).accept(c, fd, fdOut)
+		},
+		"sock_send": func(c *wasmtime.Caller, fd, iovs, iovsLen, flags, sentOut int32) (e int32) {
+			defer x.recoverCall("sock_send", &e)
+			return session(c).send(c, fd, iovs, iovsLen, flags, sentOut)
+		},
+		"sock_recv": func(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, oflagsOut int32) (e int32) {
+			defer x.recoverCall("sock_recv", &e)
+			return session(c).recv(c, fd, iovs, iovsLen, flags, lenOut, oflagsOut)
+		},
+		"sock_send_to": func(c *wasmtime.Caller, fd, iovs, iovsLen, addr, port, flags, sentOut int32) (e int32) {
+			defer x.recoverCall("sock_send_to", &e)
+			return session(c).sendTo(c, fd, iovs, iovsLen, addr, port, flags, sentOut)
+		},
+		"sock_recv_from": func(c *wasmtime.Caller, fd, iovs, iovsLen, addr, flags, portOut, lenOut, oflagsOut int32) (e int32) {
+			defer x.recoverCall("sock_recv_from", &e)
+			return session(c).recvFrom(c, fd, iovs, iovsLen, addr, flags, portOut, lenOut, oflagsOut)
+		},
+		"sock_shutdown": func(c *wasmtime.Caller, fd, how int32) (e int32) {
+			defer x.recoverCall("sock_shutdown", &e)
+			return session(c).shutdown(fd, how)
+		},
+		"sock_getlocaladdr": func(c *wasmtime.Caller, fd, addr, typeOut, portOut int32) (e int32) {
+			defer x.recoverCall("sock_getlocaladdr", &e)
+			return session(c).getAddr(c, fd, addr, typeOut, portOut, false)
+		},
+		"sock_getpeeraddr": func(c *wasmtime.Caller, fd, addr, typeOut, portOut int32) (e int32) {
+			defer x.recoverCall("sock_getpeeraddr", &e)
+			return session(c).getAddr(c, fd, addr, typeOut, portOut, true)
+		},
+		"sock_getsockopt": func(c *wasmtime.Caller, fd, level, name, value, lenInOut int32) (e int32) {
+			defer x.recoverCall("sock_getsockopt", &e)
+			return session(c).getsockopt(c, fd, level, name, value, lenInOut)
+		},
+		"sock_setsockopt": func(c *wasmtime.Caller, fd, level, name, value, length int32) (e int32) {
+			defer x.recoverCall("sock_setsockopt", &e)
+			return session(c).setsockopt(c, fd, level, name, value, length)
+		},
+		"sock_getaddrinfo": func(c *wasmtime.Caller, node, nodeLen, service, serviceLen, hints, res, maxLen, resLenOut int32) (e int32) {
+			defer x.recoverCall("sock_getaddrinfo", &e)
+			return session(c).getaddrinfo(c, node, nodeLen, service, serviceLen, hints, res, maxLen, resLenOut)
+		},
+	}
+	for name, f := range defs {
+		if err := l.FuncWrap(wasiModule, name, f); err != nil {
+			return fmt.Errorf("%s::%s: %w", wasiModule, name, err)
+		}
+	}
+	return nil
+}
+
+// LinkShadows implements host.ShadowingExtension.
+func (x *Extension) LinkShadows(l *wasmtime.Linker, slot int) error {
+	session := func(c *wasmtime.Caller) *Session {
+		s, _ := host.SessionOf(c, slot).(*Session)
+		return s
+	}
+	defs := map[string]interface{}{
+		"fd_close": func(c *wasmtime.Caller, fd int32) (e int32) {
+			defer x.recoverCall("fd_close", &e)
+			return session(c).fdClose(c, fd)
+		},
+		"fd_fdstat_get": func(c *wasmtime.Caller, fd, out int32) (e int32) {
+			defer x.recoverCall("fd_fdstat_get", &e)
+			return session(c).fdstatGet(c, fd, out)
+		},
+		"fd_fdstat_set_flags": func(c *wasmtime.Caller, fd, flags int32) (e int32) {
+			defer x.recoverCall("fd_fdstat_set_flags", &e)
+			return session(c).fdstatSetFlags(c, fd, flags)
+		},
+		"poll_oneoff": func(c *wasmtime.Caller, in, out, n, neventsOut int32) (e int32) {
+			defer x.recoverCall("poll_oneoff", &e)
+			return session(c).pollOneoff(c, in, out, n, neventsOut)
+		},
+	}
+	for name, f := range defs {
+		if err := l.FuncWrap(wasiModule, name, f); err != nil {
+			return fmt.Errorf("%s::%s: %w", wasiModule, name, err)
+		}
+	}
+	return nil
+}
+
+func (x *Extension) recoverCall(fn string, code *int32) {
+	if r := recover(); r != nil {
+		x.cfg.Log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("socket extension failure")
+		*code = errIO
+	}
+}
+
+// memory is the caller's exported memory; every range is checked before use.
+type memory []byte
+
+func memoryOf(c *wasmtime.Caller) memory {
+	ext := c.GetExport("memory")
+	if ext == nil || ext.Memory() == nil {
+		return nil
+	}
+	return memory(ext.Memory().UnsafeData(c))
+}
+
+func (m memory) slice(ptr, n uint32) ([]byte, bool) {
+	p, l := uint64(ptr), uint64(n)
+	if p+l > uint64(len(m)) {
+		return nil, false
+	}
+	return m[p : p+l : p+l], true
+}
+
+func (m memory) u32(ptr uint32) (uint32, bool) {
+	b, ok := m.slice(ptr, 4)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b), true
+}
+
+func (m memory) putU32(ptr uint32, v uint32) bool {
+	b, ok := m.slice(ptr, 4)
+	if ok {
+		binary.LittleEndian.PutUint32(b, v)
+	}
+	return ok
+}
+
+func (m memory) putU16(ptr uint32, v uint16) bool {
+	b, ok := m.slice(ptr, 2)
+	if ok {
+		binary.LittleEndian.PutUint16(b, v)
+	}
+	return ok
+}
+
+// iovecs reads n {u32 buf, u32 len} entries, capping their total at max bytes.
+func (m memory) iovecs(ptr, n uint32, max int) ([][]byte, int32) {
+	if n > 1024 {
+		return nil, errInval
+	}
+	raw, ok := m.slice(ptr, 8*n)
+	if !ok {
+		return nil, errFault
+	}
+	bufs := make([][]byte, 0, n)
+	total := 0
+	for i := uint32(0); i < n; i++ {
+		p := binary.LittleEndian.Uint32(raw[8*i:])
+		l := binary.LittleEndian.Uint32(raw[8*i+4:])
+		b, ok := m.slice(p, l)
+		if !ok {
+			return nil, errFault
+		}
+		if total+len(b) > max {
+			b = b[:max-total]
+		}
+		total += len(b)
+		if len(b) > 0 {
+			bufs = append(bufs, b)
+		}
+		if total == max {
+			break
+		}
+	}
+	return bufs, errSuccess
+}

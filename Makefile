@@ -7,9 +7,11 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/wasi-dapr-host
 AS_DIR := samples/assemblyscript
-AS_WASM := $(AS_DIR)/build/cli.wasm
+AS_WASM := $(AS_DIR)/build/cli.wasm $(AS_DIR)/build/service.wasm $(AS_DIR)/build/probe.wasm
+RS_DIR := samples/rust
+RS_WASM := $(RS_DIR)/build/cli.wasm $(RS_DIR)/build/service.wasm
 
-.PHONY: all build demo test test-go test-samples bench samples samples-as daprd tools clean
+.PHONY: all build demo test bench samples samples-as samples-rust daprd tools clean
 
 all: build
 
@@ -32,25 +34,33 @@ $(AS_DIR)/node_modules/.package-lock.json: $(AS_DIR)/package-lock.json | tools
 
 AS_SRC := $(shell find $(AS_DIR)/assembly -name '*.ts') $(AS_DIR)/asconfig.json $(AS_DIR)/scripts/build.mjs
 
-$(AS_WASM): $(AS_SRC) $(AS_DIR)/node_modules/.package-lock.json
+$(AS_WASM) &: $(AS_SRC) $(AS_DIR)/node_modules/.package-lock.json
 	cd $(AS_DIR) && npm run --silent build
 
 samples-as: $(AS_WASM)
 
-samples: samples-as
+RS_SRC := $(shell find $(RS_DIR)/dapr $(RS_DIR)/cli $(RS_DIR)/service -name '*.rs') $(RS_DIR)/build.sh
+
+$(RS_WASM) &: $(RS_SRC) | tools
+	bash $(RS_DIR)/build.sh
+
+samples-rust: $(RS_WASM)
+
+samples: samples-as samples-rust
 
 demo: build daprd samples-as
 	@bash scripts/demo.sh
 
-test: build daprd samples-as
-	$(GO) vet ./...
-	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./allowlist/
+test: build daprd samples
 	cd $(AS_DIR) && npm test --silent
+	bash $(RS_DIR)/build.sh test
+	$(GO) vet ./...
+	$(GO) test -count=1 -race ./allowlist/
+	$(GO) test -count=1 -timeout 20m ./...
 
 bench: build daprd samples-as
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./host/ ./httpext/ ./serve/
 	$(GO) test -run '^$$' -bench PeakRSS -benchtime 3x ./cmd/wasi-dapr-host/
 
 clean:
-	rm -rf bin $(AS_DIR)/build
+	rm -rf bin $(AS_DIR)/build $(RS_DIR)/build

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the build needs beyond Go and gcc when it is missing: Node.js and npm (AssemblyScript).
+# Installs what the build needs beyond Go when it is missing: gcc (cgo), Node.js and npm (AssemblyScript),
+# Debian's rustc with the wasm32-wasi standard library (Rust guests).
 set -euo pipefail
 need=()
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v gcc >/dev/null || need+=(gcc)
+# Rust guests: Debian's rustc and its wasm32-wasi standard library (rustup's rustc lacks the target).
+[ -x /usr/bin/rustc ] || need+=(rustc)
+[ -d /usr/lib/rustlib/wasm32-wasi/lib ] || need+=(libstd-rust-dev-wasm32)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-tools: installing ${need[*]} from Debian's packages" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

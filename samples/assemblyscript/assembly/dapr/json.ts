@@ -101,6 +101,82 @@ export function parseJson<T>(text: string): Result<T, JsonError> {
   return Result.ok<T, JsonError>(JSON.parse<T>(text));
 }
 
+/**
+ * The raw JSON text of member `name` of the object `text` (the last one if
+ * the name repeats, as JSON.parse does), without parsing or re-serializing
+ * it; null when `text` is not a JSON object or has no such member. Handy to
+ * pass a nested value on as is (e.g. a CloudEvent's "data").
+ */
+export function rawMember(text: string, name: string): string | null {
+  if (jsonKind(text) != JsonKind.Object) return null;
+  let found: string | null = null;
+  let i = skipSpace(text, 0) + 1; // past '{'
+  while (true) {
+    i = skipSpace(text, i);
+    if (text.charCodeAt(i) != 0x22 /* " */) break; // '}': the end
+    const keyEnd = stringEnd(text, i);
+    let key = text.substring(i + 1, keyEnd - 1);
+    if (key.includes("\\")) key = JSON.parse<string>(text.substring(i, keyEnd));
+    i = skipSpace(text, skipSpace(text, keyEnd) + 1); // past ':'
+    const end = valueEnd(text, i);
+    if (key == name) found = text.substring(i, end);
+    i = skipSpace(text, end);
+    if (text.charCodeAt(i) != 0x2c /* , */) break;
+    i++;
+  }
+  return found;
+}
+
+function skipSpace(text: string, i: i32): i32 {
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+    i++;
+  }
+  return i;
+}
+
+/** Index just past the string starting at `i` (a '"'). */
+function stringEnd(text: string, i: i32): i32 {
+  i++;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c == 0x5c /* \ */) {
+      i += 2;
+      continue;
+    }
+    i++;
+    if (c == 0x22) break;
+  }
+  return i;
+}
+
+/** Index just past the (valid) JSON value starting at `i`. */
+function valueEnd(text: string, i: i32): i32 {
+  const c = text.charCodeAt(i);
+  if (c == 0x22) return stringEnd(text, i);
+  if (c == 0x7b /* { */ || c == 0x5b /* [ */) {
+    let depth = 0;
+    while (i < text.length) {
+      const d = text.charCodeAt(i);
+      if (d == 0x22) {
+        i = stringEnd(text, i);
+        continue;
+      }
+      i++;
+      if (d == 0x7b || d == 0x5b) depth++;
+      else if ((d == 0x7d || d == 0x5d) && --depth == 0) break;
+    }
+    return i;
+  }
+  while (i < text.length) {
+    const d = text.charCodeAt(i);
+    if (d == 0x2c || d == 0x7d || d == 0x5d || d == 0x20 || d == 0x09 || d == 0x0a || d == 0x0d) break;
+    i++;
+  }
+  return i;
+}
+
 function preview(text: string): string {
   return text.length <= 80 ? text : text.substring(0, 77) + "...";
 }

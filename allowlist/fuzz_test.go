@@ -80,7 +80,7 @@ func inetAton(s string) bool {
 func checkTarget(t *testing.T, tg Target) {
 	t.Helper()
 	switch tg.Scheme {
-	case SchemeHTTP, SchemeHTTPS, SchemeTCP:
+	case SchemeHTTP, SchemeHTTPS, SchemeTCP, SchemeUDP:
 	default:
 		t.Fatalf("bad scheme in %+v", tg)
 	}

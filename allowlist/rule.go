@@ -16,6 +16,7 @@ const (
 	SchemeHTTP  = "http"
 	SchemeHTTPS = "https"
 	SchemeTCP   = "tcp"
+	SchemeUDP   = "udp"
 	// SchemeAny in an entry matches http, https and tcp.
 	SchemeAny = "*"
 )
@@ -103,9 +104,9 @@ func ParseRule(entry string) (Rule, error) {
 	}
 	scheme := strings.ToLower(schemeText)
 	switch scheme {
-	case SchemeHTTP, SchemeHTTPS, SchemeTCP, SchemeAny:
+	case SchemeHTTP, SchemeHTTPS, SchemeTCP, SchemeUDP, SchemeAny:
 	default:
-		return fail(fmt.Sprintf("unsupported scheme %q", schemeText), "use http, https, tcp or *")
+		return fail(fmt.Sprintf("unsupported scheme %q", schemeText), "use http, https, tcp, udp or *")
 	}
 
 	// A URL-like entry may carry parts that would make it look narrower than
@@ -161,8 +162,8 @@ func ParseRule(entry string) (Rule, error) {
 	host := r.hostString()
 
 	if !hasPort {
-		if scheme == SchemeTCP {
-			return fail("tcp entries need a port", fmt.Sprintf("use e.g. tcp://%s:5432 or tcp://%s:*", host, host))
+		if scheme == SchemeTCP || scheme == SchemeUDP {
+			return fail(scheme+" entries need a port", fmt.Sprintf("use e.g. %s://%s:5432 or %s://%s:*", scheme, host, scheme, host))
 		}
 		r.defaultPort = true
 		return r, nil
@@ -360,7 +361,7 @@ func (r Rule) isIP() bool { return r.kind == hostIP || r.kind == hostCIDR }
 // schemeMatches reports whether the rule's scheme covers the target scheme.
 func (r Rule) schemeMatches(scheme string) bool {
 	switch scheme {
-	case SchemeHTTP, SchemeHTTPS, SchemeTCP:
+	case SchemeHTTP, SchemeHTTPS, SchemeTCP, SchemeUDP:
 		return r.scheme == SchemeAny || r.scheme == scheme
 	}
 	return false

@@ -32,9 +32,9 @@ type Target struct {
 func NewTarget(scheme, host string, port uint16) (Target, error) {
 	sc := strings.ToLower(scheme)
 	switch sc {
-	case SchemeHTTP, SchemeHTTPS, SchemeTCP:
+	case SchemeHTTP, SchemeHTTPS, SchemeTCP, SchemeUDP:
 	default:
-		return Target{}, invalidTarget("scheme %q is not http, https or tcp", scheme)
+		return Target{}, invalidTarget("scheme %q is not http, https, tcp or udp", scheme)
 	}
 	if port == 0 {
 		return Target{}, invalidTarget("port 0 is not allowed")

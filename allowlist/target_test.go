@@ -191,7 +191,8 @@ func TestTargetFromAddr(t *testing.T) {
 		{"tcp", "::1:80", ""},
 		{"tcp", "127.1:80", ""},
 		{"tcp", "[fe80::1%eth0]:80", ""},
-		{"udp", "db:53", ""},
+		{"udp", "db:53", "udp://db:53"},
+		{"ftp", "db:21", ""},
 	}
 	for _, tt := range tests {
 		got, err := TargetFromAddr(tt.scheme, tt.addr)

@@ -338,9 +338,6 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 		if h[3] != 0 {
 			socktype = h[3]
 		}
-		if socktype == typeDgram {
-			return errAISocktype // UDP is not supported yet
-		}
 		if h[4] != 0 {
 			protocol = h[4]
 		}
@@ -349,8 +346,12 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 	if ip, err := netip.ParseAddr(name); err == nil {
 		addrs = []netip.Addr{ip.Unmap()}
 	} else {
-		if !s.list.NamesHost(allowlist.SchemeTCP, name) {
-			t, _ := allowlist.NewTarget(allowlist.SchemeTCP, name, max(port, 1))
+		scheme := allowlist.SchemeTCP
+		if socktype == typeDgram {
+			scheme = allowlist.SchemeUDP
+		}
+		if !s.list.NamesHost(scheme, name) {
+			t, _ := allowlist.NewTarget(scheme, name, max(port, 1))
 			s.denied(t, "the name is not in the allow-list")
 			return errAINoName
 		}

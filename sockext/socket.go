@@ -128,11 +128,8 @@ func (s *Session) connect(c *wasmtime.Caller, fd, addrPtr, port int32) int32 {
 	if e != errSuccess {
 		return e
 	}
-	if sk.fd >= 0 {
+	if sk.fd >= 0 && sk.typ == typeStream {
 		return errIsConn
-	}
-	if sk.typ != typeStream {
-		return errNotSup // UDP is not supported yet
 	}
 	mem := memoryOf(c)
 	addr, e := readAddr(mem, addrPtr)
@@ -141,6 +138,9 @@ func (s *Session) connect(c *wasmtime.Caller, fd, addrPtr, port int32) int32 {
 	}
 	if port <= 0 || port > 65535 {
 		return errInval
+	}
+	if sk.typ == typeDgram {
+		return s.connectUDP(sk, addr, uint16(port))
 	}
 	t, err := allowlist.NewTarget(allowlist.SchemeTCP, addr.String(), uint16(port))
 	if err != nil {
@@ -356,9 +356,15 @@ func (s *Session) recv(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, ofl
 	if e != errSuccess {
 		return e
 	}
-	n, _, rflags, _, err := unix.RecvmsgBuffers(sk.fd, bufs, nil, osFlags)
-	for err == unix.EINTR {
+	var n, rflags int
+	var err error
+	if sk.typ == typeDgram {
+		n, rflags, _, _, err = s.recvDgram(sk, bufs, osFlags)
+	} else {
 		n, _, rflags, _, err = unix.RecvmsgBuffers(sk.fd, bufs, nil, osFlags)
+		for err == unix.EINTR {
+			n, _, rflags, _, err = unix.RecvmsgBuffers(sk.fd, bufs, nil, osFlags)
+		}
 	}
 	if err != nil {
 		return errno(err)
@@ -372,19 +378,192 @@ func (s *Session) recv(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, ofl
 	return errSuccess
 }
 
-// UDP needs a scheme of its own in the allow-list; until then datagram traffic is refused.
-func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addr, port, flags, sentOut int32) int32 {
-	if _, e := s.get(fd); e != errSuccess {
-		return e
+// udpAllowed checks a datagram peer: an udp:// (or *://) entry for it, or an allowed name it was
+// resolved from.
+func (s *Session) udpAllowed(addr netip.Addr, port uint16) bool {
+	t, err := allowlist.NewTarget(allowlist.SchemeUDP, addr.String(), port)
+	if err != nil {
+		return false
 	}
-	return errNotSup
+	if _, ok := s.list.Match(t); ok {
+		return true
+	}
+	if name, ok := s.resolved[addr]; ok {
+		if nt, err := allowlist.NewTarget(allowlist.SchemeUDP, name, port); err == nil {
+			_, ok := s.list.Match(nt)
+			return ok
+		}
+	}
+	return false
 }
 
-func (s *Session) recvFrom(c *wasmtime.Caller, fd, iovs, iovsLen, addr, flags, portOut, lenOut, oflagsOut int32) int32 {
-	if _, e := s.get(fd); e != errSuccess {
+// udpSocket makes the OS datagram socket on first use.
+func (s *Session) udpSocket(sk *socket, v6 bool) int32 {
+	if sk.fd >= 0 {
+		return errSuccess
+	}
+	domain := unix.AF_INET
+	if v6 || sk.family == afInet6 {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return errno(err)
+	}
+	sk.fd = fd
+	s.applyPending(sk)
+	if sk.nonblock {
+		unix.SetNonblock(fd, true)
+	}
+	return errSuccess
+}
+
+func sockaddr(addr netip.Addr, port uint16, v6 bool) unix.Sockaddr {
+	if addr.Is4() && !v6 {
+		return &unix.SockaddrInet4{Port: int(port), Addr: addr.As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(port), Addr: netip.AddrFrom16(addr.As16()).As16()}
+}
+
+func (s *Session) connectUDP(sk *socket, addr netip.Addr, port uint16) int32 {
+	if !s.udpAllowed(addr, port) {
+		t, _ := allowlist.NewTarget(allowlist.SchemeUDP, addr.String(), port)
+		s.denied(t, "not in the allow-list")
+		return errNotCapable
+	}
+	if e := s.udpSocket(sk, addr.Is6()); e != errSuccess {
 		return e
 	}
-	return errNotSup
+	if err := unix.Connect(sk.fd, sockaddr(addr, port, sk.family == afInet6)); err != nil {
+		return errno(err)
+	}
+	return errSuccess
+}
+
+func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, flags, sentOut int32) int32 {
+	sk, e := s.get(fd)
+	if e != errSuccess {
+		return e
+	}
+	if sk.typ != typeDgram {
+		return errNotSup
+	}
+	if flags != 0 {
+		return errInval
+	}
+	mem := memoryOf(c)
+	addr, e := readAddr(mem, addrPtr)
+	if e != errSuccess {
+		return e
+	}
+	if port <= 0 || port > 65535 {
+		return errInval
+	}
+	if _, ok := mem.slice(uint32(sentOut), 4); !ok {
+		return errFault
+	}
+	if !s.udpAllowed(addr, uint16(port)) {
+		t, _ := allowlist.NewTarget(allowlist.SchemeUDP, addr.String(), uint16(port))
+		s.denied(t, "not in the allow-list")
+		return errNotCapable
+	}
+	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	if e != errSuccess {
+		return e
+	}
+	if e := s.udpSocket(sk, addr.Is6()); e != errSuccess {
+		return e
+	}
+	n, err := unix.SendmsgBuffers(sk.fd, bufs, nil, sockaddr(addr, uint16(port), sk.family == afInet6), unix.MSG_NOSIGNAL)
+	if err != nil {
+		return errno(err)
+	}
+	mem.putU32(uint32(sentOut), uint32(n))
+	return errSuccess
+}
+
+// recvDgram receives the next datagram from an allowed peer, dropping any other (even on a connected
+// socket: datagrams that arrived before connect are still queued).
+func (s *Session) recvDgram(sk *socket, bufs [][]byte, osFlags int) (int, int, netip.Addr, int, error) {
+	for {
+		n, _, rflags, from, err := unix.RecvmsgBuffers(sk.fd, bufs, nil, osFlags)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, 0, netip.Addr{}, 0, err
+		}
+		var ip netip.Addr
+		var port int
+		switch a := from.(type) {
+		case *unix.SockaddrInet4:
+			ip, port = netip.AddrFrom4(a.Addr), a.Port
+		case *unix.SockaddrInet6:
+			ip, port = netip.AddrFrom16(a.Addr).Unmap(), a.Port
+		}
+		if ip.IsValid() && s.udpAllowed(ip, uint16(port)) {
+			return n, rflags, ip, port, nil
+		}
+		if osFlags&unix.MSG_PEEK != 0 {
+			unix.Recvfrom(sk.fd, make([]byte, 1), 0) // consume the peeked stranger
+		}
+	}
+}
+
+// recvFrom receives one datagram from an allowed peer; datagrams from anyone else are dropped, so a
+// guest hears only from what its allow-list names. The address buffer (128 bytes) gets
+// {u16 family LE (1 inet4, 2 inet6), address bytes}.
+func (s *Session) recvFrom(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, flags, portOut, lenOut, oflagsOut int32) int32 {
+	sk, e := s.get(fd)
+	if e != errSuccess {
+		return e
+	}
+	if sk.typ != typeDgram {
+		return errNotSup
+	}
+	if sk.fd < 0 {
+		return errNotConn // nothing sent yet, so nothing can come back
+	}
+	if flags&^3 != 0 {
+		return errInval
+	}
+	var osFlags int
+	if flags&1 != 0 {
+		osFlags |= unix.MSG_PEEK
+	}
+	mem := memoryOf(c)
+	addrBuf, ok1 := mem.slice(uint32(addrPtr), 128)
+	_, ok2 := mem.slice(uint32(portOut), 4)
+	_, ok3 := mem.slice(uint32(lenOut), 4)
+	_, ok4 := mem.slice(uint32(oflagsOut), 2)
+	if !(ok1 && ok2 && ok3 && ok4) {
+		return errFault
+	}
+	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	if e != errSuccess {
+		return e
+	}
+	n, rflags, ip, port, err := s.recvDgram(sk, bufs, osFlags)
+	if err != nil {
+		return errno(err)
+	}
+	for i := range addrBuf {
+		addrBuf[i] = 0
+	}
+	fam := uint16(afInet4)
+	if ip.Is6() {
+		fam = afInet6
+	}
+	binary.LittleEndian.PutUint16(addrBuf, fam)
+	copy(addrBuf[2:], ip.AsSlice())
+	var oflags uint16
+	if rflags&unix.MSG_TRUNC != 0 {
+		oflags = 1
+	}
+	mem.putU32(uint32(portOut), uint32(port))
+	mem.putU32(uint32(lenOut), uint32(n))
+	mem.putU16(uint32(oflagsOut), oflags)
+	return errSuccess
 }
 
 func (s *Session) shutdown(fd, how int32) int32 {

@@ -9,6 +9,8 @@ command -v gcc >/dev/null || need+=(gcc)
 # Rust guests: Debian's rustc and its wasm32-wasi standard library (rustup's rustc lacks the target).
 [ -x /usr/bin/rustc ] || need+=(rustc)
 [ -d /usr/lib/rustlib/wasm32-wasi/lib ] || need+=(libstd-rust-dev-wasm32)
+# The scale-out test: Redis state store and pub/sub shared by two replicas.
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-tools: installing ${need[*]} from Debian's packages" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -26,6 +26,7 @@ type module struct {
 	log     zerolog.Logger
 	metrics *metrics
 	daprEnv map[string]string // the sidecar's address, as `run` passes it (the module's env wins)
+	ready   <-chan struct{}
 }
 
 // outcome is how one guest run ended, for the caller to map to HTTP or Dapr statuses.
@@ -39,7 +40,11 @@ type outcome struct {
 
 // run executes one request in a fresh instance, waiting for a slot in the module's bounded queue.
 func (m *module) run(ctx context.Context, q wagi.Request) outcome {
-	if m.mod == nil {
+	// The app port opens before modules are compiled (so /healthz can say 503); work that arrives in
+	// that window waits for them rather than failing.
+	select {
+	case <-m.ready:
+	case <-ctx.Done():
 		return outcome{err: errors.New("module not loaded yet"), busy: true}
 	}
 	if n := m.waiting.Add(1); n > int64(m.spec.Limits.Queue)+int64(cap(m.slots)) {

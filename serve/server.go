@@ -40,15 +40,16 @@ type Server struct {
 	modules []*module
 	router  *mux.Router
 	ready   atomic.Bool
+	readyCh chan struct{} // closed once every module is loaded
 	metrics *metrics
 }
 
 // New builds the routes. Modules are compiled by Load (Serve calls it after it starts listening, so
 // /healthz answers 503 until every module is ready).
 func New(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, router: mux.NewRouter(), metrics: newMetrics()}
+	s := &Server{cfg: cfg, router: mux.NewRouter(), metrics: newMetrics(), readyCh: make(chan struct{})}
 	for _, spec := range cfg.Manifest.Modules {
-		m := &module{spec: spec, slots: make(chan struct{}, max(spec.Limits.Concurrency, 1)), log: cfg.Log.With().Str("module", spec.Name).Logger(), metrics: s.metrics, daprEnv: cfg.GuestEnv}
+		m := &module{spec: spec, slots: make(chan struct{}, max(spec.Limits.Concurrency, 1)), log: cfg.Log.With().Str("module", spec.Name).Logger(), metrics: s.metrics, daprEnv: cfg.GuestEnv, ready: s.readyCh}
 		m.allow = cfg.Allow
 		if spec.Limits.HasAllowedHosts {
 			list, err := allowlist.Parse(spec.Limits.AllowedHosts)
@@ -74,6 +75,7 @@ func (s *Server) Load() error {
 		m.log.Info().Str("path", m.spec.Path).Bool("cached", mod.Cached).Dur("compile", mod.CompileTime).Msg("module ready")
 	}
 	s.ready.Store(true)
+	close(s.readyCh)
 	return nil
 }
 

@@ -81,7 +81,13 @@ type Daprd struct {
 	HTTPPort, GRPCPort, MetricsPort int
 	AppID                           string
 	cmd                             *exec.Cmd
+	done                            chan struct{}
 	log                             *bytes.Buffer
+}
+
+// Stop sends daprd SIGTERM and waits (then SIGKILL) for it to exit.
+func (d *Daprd) Stop(grace time.Duration) {
+	StopProcess(d.cmd, d.done, grace)
 }
 
 // HTTPURL is the base URL of its HTTP API.
@@ -98,6 +104,21 @@ func (d *Daprd) Log() string { return d.log.String() }
 // StartDaprd starts daprd standalone on free loopback ports and waits until its outbound side is ready.
 // It is stopped (SIGTERM, then SIGKILL) when the test ends; its log is printed if the test failed.
 func StartDaprd(t testing.TB, o DaprdOptions) *Daprd {
+	t.Helper()
+	// A port that was free when picked can be taken before daprd binds it: try again on fresh ports.
+	for attempt := 1; ; attempt++ {
+		d, early := startDaprd(t, o)
+		if d != nil {
+			return d
+		}
+		if attempt == 3 {
+			t.Fatalf("daprd exited early three times; last time:\n%s", early)
+		}
+		t.Logf("daprd exited early (attempt %d), retrying on other ports:\n%s", attempt, early)
+	}
+}
+
+func startDaprd(t testing.TB, o DaprdOptions) (*Daprd, string) {
 	t.Helper()
 	bin := DaprdPath(t)
 	if o.AppID == "" {
@@ -142,6 +163,7 @@ func StartDaprd(t testing.TB, o DaprdOptions) *Daprd {
 	}
 	d.cmd = cmd
 	done := make(chan struct{})
+	d.done = done
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		StopProcess(cmd, done, 5*time.Second)
@@ -159,12 +181,12 @@ func StartDaprd(t testing.TB, o DaprdOptions) *Daprd {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode/100 == 2 {
-				return d
+				return d, ""
 			}
 		}
 		select {
 		case <-done:
-			t.Fatalf("daprd exited early:\n%s", d.Log())
+			return nil, fmt.Sprintf("%v\n%s", cmd.ProcessState, d.Log())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -177,6 +199,11 @@ func StartDaprd(t testing.TB, o DaprdOptions) *Daprd {
 func StopProcess(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 	if cmd.Process == nil {
 		return
+	}
+	select {
+	case <-done:
+		return // already gone
+	default:
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {

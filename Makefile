@@ -51,7 +51,7 @@ samples: samples-as samples-rust
 demo: build daprd samples-as
 	@bash scripts/demo.sh
 
-test: build daprd samples
+test: tools build daprd samples
 	cd $(AS_DIR) && npm test --silent
 	bash $(RS_DIR)/build.sh test
 	$(GO) vet ./...
@@ -60,6 +60,7 @@ test: build daprd samples
 
 bench: build daprd samples-as
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./host/ ./httpext/ ./serve/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x ./sockext/
 	$(GO) test -run '^$$' -bench PeakRSS -benchtime 3x ./cmd/wasi-dapr-host/
 
 clean:

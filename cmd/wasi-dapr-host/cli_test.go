@@ -66,6 +66,9 @@ func TestCLIErrors(t *testing.T) {
 		{"bad DAPR_HTTP_PORT", []string{"DAPR_HTTP_PORT=http"}, []string{"run", ok}, 2, []string{"DAPR_HTTP_PORT"}},
 		{"unknown flag", nil, []string{"run", "--frob", ok}, 2, []string{"unknown flag --frob"}},
 		{"bad log level", nil, []string{"run", "--log-level", "loud", ok}, 2, []string{"--log-level"}},
+		{"bad log level from the environment", []string{"WASI_DAPR_LOG_LEVEL=loud"}, []string{"run", ok}, 2, []string{"--log-level \"loud\""}},
+		{"bad socket limit", nil, []string{"run", "--max-sockets", "0", ok}, 2, []string{"--max-sockets 0"}},
+		{"bad listen grant", nil, []string{"run", "--tcp-listen", "localhost", ok}, 2, []string{"--tcp-listen \"localhost\""}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := testenv.Run(t, 30*time.Second, c.env, bin, c.args...)

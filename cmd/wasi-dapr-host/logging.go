@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,13 @@ type LogConfig struct {
 	Output string `envconfig:"LOG_OUTPUT" default:"stderr"`
 	// Interleave lets host logs and the guest's output share a stream while the guest runs.
 	Interleave bool `envconfig:"LOG_INTERLEAVE"`
+}
+
+func (c *LogConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Level, "log-level", c.Level, "debug, info, warn or error [WASI_DAPR_LOG_LEVEL]")
+	fs.StringVar(&c.Format, "log-format", c.Format, "json or console (console on a terminal) [WASI_DAPR_LOG_FORMAT]")
+	fs.StringVar(&c.Output, "log-output", c.Output, "stderr, stdout or a file; on a stream a run-mode guest shares, host logs wait until the guest ends [WASI_DAPR_LOG_OUTPUT]")
+	fs.BoolVar(&c.Interleave, "log-interleave", c.Interleave, "run: write host logs at once even on a stream the guest shares [WASI_DAPR_LOG_INTERLEAVE]")
 }
 
 // heldWriter keeps host log lines back while a guest that shares the stream is running, so the

@@ -17,31 +17,20 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
-	"github.com/wasi-dapr-host/wasi-dapr-host/daprclient"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
-	"github.com/wasi-dapr-host/wasi-dapr-host/httpext"
-	"github.com/wasi-dapr-host/wasi-dapr-host/sockext"
 )
 
 // RunConfig is the configuration of `wasi-dapr-host run`; each field is a flag and a WASI_DAPR_ variable.
 type RunConfig struct {
-	AllowHosts     List        `envconfig:"ALLOW_HOSTS"`
 	Env            List        `envconfig:"ENV"`
 	Dirs           List        `envconfig:"DIRS"`
 	Invoke         string      `envconfig:"INVOKE"`
 	MaxMemory      Size        `envconfig:"MAX_MEMORY" default:"256MiB"`
 	Timeout        Duration    `envconfig:"TIMEOUT" default:"0s"`
-	HTTPTimeout    Duration    `envconfig:"HTTP_TIMEOUT" default:"30s"`
-	MaxHTTPBody    Size        `envconfig:"MAX_HTTP_BODY" default:"16MiB"`
-	MaxHTTPHandles int         `envconfig:"MAX_HTTP_HANDLES" default:"16"`
 	WaitForSidecar OptDuration `envconfig:"WAIT_FOR_SIDECAR"`
 	DaprEnv        bool        `envconfig:"DAPR_ENV" default:"true"`
-	TCPListen      List        `envconfig:"TCP_LISTEN"`
-	MaxSockets     int         `envconfig:"MAX_SOCKETS" default:"64"`
-	ConnectTimeout Duration    `envconfig:"CONNECT_TIMEOUT" default:"10s"`
-	CacheDir       string      `envconfig:"CACHE_DIR"`
-	NoCache        bool        `envconfig:"NO_CACHE"`
-	Log            LogConfig
+	Outbound
+	LogConfig
 }
 
 const runUsage = `Usage: wasi-dapr-host run [flags] MODULE.wasm [ARGS...]
@@ -59,26 +48,15 @@ Flags (each also from the environment variable in brackets):
 func runFlags(c *RunConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Var(&c.AllowHosts, "allow-host", "allow a destination: scheme://host[:port], repeatable [WASI_DAPR_ALLOW_HOSTS, comma list]")
 	fs.Var(&c.Env, "env", "set a guest environment variable KEY=VALUE (KEY alone copies the host's), repeatable [WASI_DAPR_ENV]")
 	fs.Var(&c.Dirs, "dir", "preopen a host directory: HOST[:GUEST][:ro], repeatable [WASI_DAPR_DIRS]")
 	fs.StringVar(&c.Invoke, "invoke", c.Invoke, "call this exported function instead of _start; ARGS are its parameters [WASI_DAPR_INVOKE]")
 	fs.Var(&c.MaxMemory, "max-memory", "cap on the guest's linear memory [WASI_DAPR_MAX_MEMORY]")
 	fs.Var(&c.Timeout, "timeout", "interrupt the guest after this wall-clock time, 0 for none [WASI_DAPR_TIMEOUT]")
-	fs.Var(&c.HTTPTimeout, "http-timeout", "time limit of one outbound HTTP request [WASI_DAPR_HTTP_TIMEOUT]")
-	fs.Var(&c.MaxHTTPBody, "max-http-body", "response bytes a guest may read from one response [WASI_DAPR_MAX_HTTP_BODY]")
-	fs.IntVar(&c.MaxHTTPHandles, "max-http-handles", c.MaxHTTPHandles, "open HTTP responses per instance [WASI_DAPR_MAX_HTTP_HANDLES]")
 	fs.Var(&c.WaitForSidecar, "wait-for-sidecar", "wait until the sidecar is ready first (alone: up to 60s; or =DURATION) [WASI_DAPR_WAIT_FOR_SIDECAR]")
 	fs.BoolVar(&c.DaprEnv, "dapr-env", c.DaprEnv, "pass DAPR_HTTP_PORT, DAPR_GRPC_PORT and DAPR_HTTP_ENDPOINT (never the token) to the guest [WASI_DAPR_DAPR_ENV]")
-	fs.Var(&c.TCPListen, "tcp-listen", "let guests listen on IP:PORT through the socket API, repeatable [WASI_DAPR_TCP_LISTEN]")
-	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "sockets per instance [WASI_DAPR_MAX_SOCKETS]")
-	fs.Var(&c.ConnectTimeout, "connect-timeout", "time limit of a guest socket connect [WASI_DAPR_CONNECT_TIMEOUT]")
-	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "where compiled modules are kept [WASI_DAPR_CACHE_DIR]")
-	fs.BoolVar(&c.NoCache, "no-cache", c.NoCache, "compile every time, keep nothing on disk [WASI_DAPR_NO_CACHE]")
-	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug, info, warn or error [WASI_DAPR_LOG_LEVEL]")
-	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "json or console (console on a terminal) [WASI_DAPR_LOG_FORMAT]")
-	fs.StringVar(&c.Log.Output, "log-output", c.Log.Output, "stderr, stdout or a file; on a stream the guest shares, host logs wait until the guest ends [WASI_DAPR_LOG_OUTPUT]")
-	fs.BoolVar(&c.Log.Interleave, "log-interleave", c.Log.Interleave, "write host logs at once even on a stream the guest shares [WASI_DAPR_LOG_INTERLEAVE]")
+	c.Outbound.flags(fs)
+	c.LogConfig.flags(fs)
 	return fs
 }
 
@@ -105,27 +83,16 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if len(guestArgs) > 0 && guestArgs[0] == "--" {
 		guestArgs = guestArgs[1:]
 	}
-	if c.MaxHTTPHandles <= 0 {
-		return usageError{fmt.Sprintf("--max-http-handles %d: must be at least 1", c.MaxHTTPHandles)}
-	}
 
-	log, held, closeLog, err := setupLogging(c.Log)
+	log, held, closeLog, err := setupLogging(c.LogConfig)
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	defer closeLog()
 
-	sidecar, err := daprclient.FromEnv(os.Getenv)
+	w, err := c.Outbound.wire(log)
 	if err != nil {
-		return usageError{err.Error()}
-	}
-	list, err := buildAllowList(c.AllowHosts.Values, log)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	sidecarTargets, err := allowlist.SidecarTargets(os.Getenv)
-	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	env, err := guestEnv(c.Env.Values, c.DaprEnv)
 	if err != nil {
@@ -136,17 +103,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 
-	cacheDir := cacheDirFor(c.CacheDir, c.NoCache)
-	x := httpext.New(httpext.Config{
-		Allow: list, Timeout: time.Duration(c.HTTPTimeout), MaxBody: int64(c.MaxHTTPBody),
-		MaxHandles: c.MaxHTTPHandles, APIToken: sidecar.Token, Sidecar: sidecarTargets, Log: log,
-	})
-	sx, err := sockext.New(sockext.Config{Allow: list, Listen: c.TCPListen.Values, MaxSockets: c.MaxSockets,
-		ConnectTimeout: time.Duration(c.ConnectTimeout), Log: log})
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	engine, err := host.NewEngine(host.Options{CacheDir: cacheDir, MaxMemory: int64(c.MaxMemory), Extensions: []host.Extension{x, sx}})
+	engine, err := host.NewEngine(host.Options{CacheDir: w.cacheDir, MaxMemory: int64(c.MaxMemory), Extensions: w.extensions})
 	if err != nil {
 		return err
 	}
@@ -160,7 +117,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if c.WaitForSidecar.D > 0 {
-		if err := sidecar.WaitReady(ctx, c.WaitForSidecar.D, log); err != nil {
+		if err := w.sidecar.WaitReady(ctx, c.WaitForSidecar.D, log); err != nil {
 			return err
 		}
 	}

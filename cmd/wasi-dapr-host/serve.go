@@ -16,41 +16,29 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
-	"github.com/wasi-dapr-host/wasi-dapr-host/daprclient"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
-	"github.com/wasi-dapr-host/wasi-dapr-host/httpext"
 	"github.com/wasi-dapr-host/wasi-dapr-host/manifest"
 	"github.com/wasi-dapr-host/wasi-dapr-host/serve"
-	"github.com/wasi-dapr-host/wasi-dapr-host/sockext"
 )
 
 // ServeConfig is the configuration of `wasi-dapr-host serve`.
 type ServeConfig struct {
-	Module         string   `envconfig:"MODULE"`
-	Config         string   `envconfig:"CONFIG"`
-	Subscribe      List     `envconfig:"SUBSCRIBE"`
-	Bindings       List     `envconfig:"BINDINGS"`
-	Routes         List     `envconfig:"ROUTES"`
-	AppPort        int      `envconfig:"APP_PORT"`
-	AppProtocol    string   `envconfig:"APP_PROTOCOL"`
-	ListenAddress  string   `envconfig:"LISTEN_ADDRESS" default:"0.0.0.0"`
-	AllowHosts     List     `envconfig:"ALLOW_HOSTS"`
-	Timeout        Duration `envconfig:"TIMEOUT" default:"10s"`
-	MaxMemory      Size     `envconfig:"MAX_MEMORY" default:"256MiB"`
-	Concurrency    int      `envconfig:"CONCURRENCY" default:"64"`
-	Queue          int      `envconfig:"QUEUE" default:"256"`
-	MaxBody        Size     `envconfig:"MAX_BODY" default:"4MiB"`
-	HTTPTimeout    Duration `envconfig:"HTTP_TIMEOUT" default:"30s"`
-	MaxHTTPBody    Size     `envconfig:"MAX_HTTP_BODY" default:"16MiB"`
-	MaxHTTPHandles int      `envconfig:"MAX_HTTP_HANDLES" default:"16"`
-	Grace          Duration `envconfig:"GRACE" default:"10s"`
-	TCPListen      List     `envconfig:"TCP_LISTEN"`
-	MaxSockets     int      `envconfig:"MAX_SOCKETS" default:"64"`
-	ConnectTimeout Duration `envconfig:"CONNECT_TIMEOUT" default:"10s"`
-	CacheDir       string   `envconfig:"CACHE_DIR"`
-	NoCache        bool     `envconfig:"NO_CACHE"`
-	Log            LogConfig
+	Module        string   `envconfig:"MODULE"`
+	Config        string   `envconfig:"CONFIG"`
+	Subscribe     List     `envconfig:"SUBSCRIBE"`
+	Bindings      List     `envconfig:"BINDINGS"`
+	Routes        List     `envconfig:"ROUTES"`
+	AppPort       int      `envconfig:"APP_PORT"`
+	AppProtocol   string   `envconfig:"APP_PROTOCOL"`
+	ListenAddress string   `envconfig:"LISTEN_ADDRESS" default:"0.0.0.0"`
+	Timeout       Duration `envconfig:"TIMEOUT" default:"10s"`
+	MaxMemory     Size     `envconfig:"MAX_MEMORY" default:"256MiB"`
+	Concurrency   int      `envconfig:"CONCURRENCY" default:"64"`
+	Queue         int      `envconfig:"QUEUE" default:"256"`
+	MaxBody       Size     `envconfig:"MAX_BODY" default:"4MiB"`
+	Grace         Duration `envconfig:"GRACE" default:"10s"`
+	Outbound
+	LogConfig
 }
 
 const serveUsage = `Usage: wasi-dapr-host serve (--module FILE [--subscribe PUBSUB/TOPIC[=ROUTE]]... [--binding NAME]... | --config FILE) [flags]
@@ -94,24 +82,14 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.AppPort, "app-port", c.AppPort, "port daprd delivers to [WASI_DAPR_APP_PORT, else APP_PORT, else 8080]")
 	fs.StringVar(&c.AppProtocol, "app-protocol", c.AppProtocol, "http or grpc [WASI_DAPR_APP_PROTOCOL, else APP_PROTOCOL]")
 	fs.StringVar(&c.ListenAddress, "listen-address", c.ListenAddress, "address to listen on [WASI_DAPR_LISTEN_ADDRESS]")
-	fs.Var(&c.AllowHosts, "allow-host", "destinations guests may reach, repeatable (default: the sidecar) [WASI_DAPR_ALLOW_HOSTS]")
 	fs.Var(&c.Timeout, "timeout", "per-request time limit [WASI_DAPR_TIMEOUT]")
 	fs.Var(&c.MaxMemory, "max-memory", "guest linear memory cap [WASI_DAPR_MAX_MEMORY]")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "instances running at once per module [WASI_DAPR_CONCURRENCY]")
 	fs.IntVar(&c.Queue, "queue", c.Queue, "requests waiting per module; beyond: 503 / RETRY [WASI_DAPR_QUEUE]")
 	fs.Var(&c.MaxBody, "max-body", "request body cap [WASI_DAPR_MAX_BODY]")
-	fs.Var(&c.HTTPTimeout, "http-timeout", "guest outbound request time limit [WASI_DAPR_HTTP_TIMEOUT]")
-	fs.Var(&c.MaxHTTPBody, "max-http-body", "response bytes a guest may read [WASI_DAPR_MAX_HTTP_BODY]")
-	fs.IntVar(&c.MaxHTTPHandles, "max-http-handles", c.MaxHTTPHandles, "open responses per instance [WASI_DAPR_MAX_HTTP_HANDLES]")
 	fs.Var(&c.Grace, "grace", "on SIGTERM/SIGINT, time for in-flight requests [WASI_DAPR_GRACE]")
-	fs.Var(&c.TCPListen, "tcp-listen", "let guests listen on IP:PORT through the socket API, repeatable [WASI_DAPR_TCP_LISTEN]")
-	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "sockets per instance [WASI_DAPR_MAX_SOCKETS]")
-	fs.Var(&c.ConnectTimeout, "connect-timeout", "time limit of a guest socket connect [WASI_DAPR_CONNECT_TIMEOUT]")
-	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "compiled-module cache [WASI_DAPR_CACHE_DIR]")
-	fs.BoolVar(&c.NoCache, "no-cache", c.NoCache, "no compiled-module cache [WASI_DAPR_NO_CACHE]")
-	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug, info, warn or error [WASI_DAPR_LOG_LEVEL]")
-	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "json or console [WASI_DAPR_LOG_FORMAT]")
-	fs.StringVar(&c.Log.Output, "log-output", c.Log.Output, "stderr, stdout or a file [WASI_DAPR_LOG_OUTPUT]")
+	c.Outbound.flags(fs)
+	c.LogConfig.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, serveUsage)
@@ -142,8 +120,8 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	}
 
 	// Logs: serve mode captures guest stdio, so nothing is shared with the guest.
-	c.Log.Interleave = true
-	log, _, closeLog, err := setupLogging(c.Log)
+	c.LogConfig.Interleave = true
+	log, _, closeLog, err := setupLogging(c.LogConfig)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -170,32 +148,17 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	sidecar, err := daprclient.FromEnv(os.Getenv)
+	w, err := c.Outbound.wire(log)
 	if err != nil {
-		return usageError{err.Error()}
-	}
-	list, err := buildAllowList(c.AllowHosts.Values, log)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	sidecarTargets, err := allowlist.SidecarTargets(os.Getenv)
-	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	pool, maxMem := 0, int64(0)
 	for _, m := range man.Modules {
 		pool += m.Limits.Concurrency
 		maxMem = max(maxMem, m.Limits.MaxMemory)
 	}
-	x := httpext.New(httpext.Config{Allow: list, Timeout: time.Duration(c.HTTPTimeout), MaxBody: int64(c.MaxHTTPBody),
-		MaxHandles: c.MaxHTTPHandles, APIToken: sidecar.Token, Sidecar: sidecarTargets, Log: log})
-	sx, err := sockext.New(sockext.Config{Allow: list, Listen: c.TCPListen.Values, MaxSockets: c.MaxSockets,
-		ConnectTimeout: time.Duration(c.ConnectTimeout), Log: log})
-	if err != nil {
-		return usageError{err.Error()}
-	}
 	// Socket guests may make a helper instance (wasmtime's own fd_close and poll) beside their own.
-	engine, err := host.NewEngine(host.Options{CacheDir: cacheDirFor(c.CacheDir, c.NoCache), PoolSize: 2*pool + 8, MaxMemory: maxMem, Extensions: []host.Extension{x, sx}})
+	engine, err := host.NewEngine(host.Options{CacheDir: w.cacheDir, PoolSize: 2*pool + 8, MaxMemory: maxMem, Extensions: w.extensions})
 	if err != nil {
 		return err
 	}
@@ -206,7 +169,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 			guestEnv[k] = v
 		}
 	}
-	srv, err := serve.New(serve.Config{Manifest: man, Engine: engine, Allow: list, Log: log, GuestEnv: guestEnv})
+	srv, err := serve.New(serve.Config{Manifest: man, Engine: engine, Allow: w.list, Log: log, GuestEnv: guestEnv})
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,11 @@
 package host
 
 import (
-	"encoding/binary"
 	"io"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/guestmem"
 )
 
 // Captured stdio: in serve mode the request body is the guest's stdin and its stdout is the response.
@@ -42,18 +43,18 @@ func linkCapturedStdio(l *wasmtime.Linker) error {
 		default:
 			return errnoBadf
 		}
-		mem := guestMemory(c)
+		mem, bufs, errno := iovecs(c, iovs, iovsLen)
+		if errno != errnoSuccess {
+			return errno
+		}
 		total := 0
-		errno := forEachIovec(mem, iovs, iovsLen, func(b []byte) {
+		for _, b := range bufs {
 			if w != nil {
 				w.Write(b)
 			}
 			total += len(b)
-		})
-		if errno != errnoSuccess {
-			return errno
 		}
-		if !putU32(mem, nwritten, uint32(total)) {
+		if !mem.PutU32(uint32(nwritten), uint32(total)) {
 			return errnoFault
 		}
 		return errnoSuccess
@@ -65,60 +66,33 @@ func linkCapturedStdio(l *wasmtime.Linker) error {
 		if !ok || d.stdio == nil || fd != 0 {
 			return errnoBadf
 		}
-		mem := guestMemory(c)
-		total := 0
-		errno := forEachIovec(mem, iovs, iovsLen, func(b []byte) {
-			n := copy(b, d.stdio.stdin)
-			d.stdio.stdin = d.stdio.stdin[n:]
-			total += n
-		})
+		mem, bufs, errno := iovecs(c, iovs, iovsLen)
 		if errno != errnoSuccess {
 			return errno
 		}
-		if !putU32(mem, nread, uint32(total)) {
+		total := 0
+		for _, b := range bufs {
+			n := copy(b, d.stdio.stdin)
+			d.stdio.stdin = d.stdio.stdin[n:]
+			total += n
+		}
+		if !mem.PutU32(uint32(nread), uint32(total)) {
 			return errnoFault
 		}
 		return errnoSuccess
 	})
 }
 
-func guestMemory(c *wasmtime.Caller) []byte {
-	ext := c.GetExport("memory")
-	if ext == nil || ext.Memory() == nil {
-		return nil
+// iovecs maps guestmem's errors to WASI errnos.
+func iovecs(c *wasmtime.Caller, ptr, n int32) (guestmem.Memory, [][]byte, int32) {
+	mem, _ := guestmem.Of(c)
+	bufs, err := mem.Iovecs(uint32(ptr), uint32(n), -1)
+	switch err {
+	case nil:
+		return mem, bufs, errnoSuccess
+	case guestmem.ErrTooMany:
+		return mem, nil, errnoInval
+	default:
+		return mem, nil, errnoFault
 	}
-	return ext.Memory().UnsafeData(c)
-}
-
-// forEachIovec checks every iovec {u32 buf, u32 len} and its buffer before fn sees any of them.
-func forEachIovec(mem []byte, iovs, n int32, fn func([]byte)) int32 {
-	base, count := uint64(uint32(iovs)), uint64(uint32(n))
-	if count > 1024 {
-		return errnoInval
-	}
-	if base+8*count > uint64(len(mem)) {
-		return errnoFault
-	}
-	bufs := make([][]byte, 0, count)
-	for i := uint64(0); i < count; i++ {
-		p := uint64(binary.LittleEndian.Uint32(mem[base+8*i:]))
-		l := uint64(binary.LittleEndian.Uint32(mem[base+8*i+4:]))
-		if p+l > uint64(len(mem)) {
-			return errnoFault
-		}
-		bufs = append(bufs, mem[p:p+l])
-	}
-	for _, b := range bufs {
-		fn(b)
-	}
-	return errnoSuccess
-}
-
-func putU32(mem []byte, ptr int32, v uint32) bool {
-	p := uint64(uint32(ptr))
-	if p+4 > uint64(len(mem)) {
-		return false
-	}
-	binary.LittleEndian.PutUint32(mem[p:], v)
-	return true
 }

@@ -4,11 +4,6 @@
 // when the connection is dialed.
 package httpext
 
-import (
-	"encoding/binary"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
-)
 
 // ModuleName is the import module guests use.
 const ModuleName = "wasi_experimental_http"
@@ -41,45 +36,4 @@ func CodeName(code int32) string {
 		return codeNames[code]
 	}
 	return "unknown"
-}
-
-// memory is the calling instance's exported linear memory. Guest pointers and lengths are i32 on the
-// wire but unsigned in meaning; every range is checked before it is touched.
-type memory []byte
-
-func memoryOf(c *wasmtime.Caller) (memory, bool) {
-	ext := c.GetExport("memory")
-	if ext == nil {
-		return nil, false
-	}
-	mem := ext.Memory()
-	if mem == nil {
-		return nil, false
-	}
-	return memory(mem.UnsafeData(c)), true
-}
-
-// slice returns the guest range [ptr, ptr+n), or false when any of it lies outside memory.
-func (m memory) slice(ptr, n int32) ([]byte, bool) {
-	p, l := uint64(uint32(ptr)), uint64(uint32(n))
-	if p+l > uint64(len(m)) {
-		return nil, false
-	}
-	return m[p : p+l : p+l], true
-}
-
-func (m memory) putU16(ptr int32, v uint16) bool {
-	b, ok := m.slice(ptr, 2)
-	if ok {
-		binary.LittleEndian.PutUint16(b, v)
-	}
-	return ok
-}
-
-func (m memory) putU32(ptr int32, v uint32) bool {
-	b, ok := m.slice(ptr, 4)
-	if ok {
-		binary.LittleEndian.PutUint32(b, v)
-	}
-	return ok
 }

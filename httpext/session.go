@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/guestmem"
 )
 
 // Session is one instance's open responses. It lives only as long as the instance.
@@ -50,16 +51,16 @@ func (s *Session) Close() {
 }
 
 func (s *Session) req(c *wasmtime.Caller, urlPtr, urlLen, methodPtr, methodLen, hdrPtr, hdrLen, bodyPtr, bodyLen, statusPtr, handlePtr int32) int32 {
-	mem, ok := memoryOf(c)
+	mem, ok := guestmem.Of(c)
 	if !ok {
 		return MemoryNotFound
 	}
-	rawURL, ok1 := mem.slice(urlPtr, urlLen)
-	rawMethod, ok2 := mem.slice(methodPtr, methodLen)
-	rawHeaders, ok3 := mem.slice(hdrPtr, hdrLen)
-	body, ok4 := mem.slice(bodyPtr, bodyLen)
-	_, ok5 := mem.slice(statusPtr, 2)
-	_, ok6 := mem.slice(handlePtr, 4)
+	rawURL, ok1 := mem.Slice(uint32(urlPtr), uint32(urlLen))
+	rawMethod, ok2 := mem.Slice(uint32(methodPtr), uint32(methodLen))
+	rawHeaders, ok3 := mem.Slice(uint32(hdrPtr), uint32(hdrLen))
+	body, ok4 := mem.Slice(uint32(bodyPtr), uint32(bodyLen))
+	_, ok5 := mem.Slice(uint32(statusPtr), uint32(2))
+	_, ok6 := mem.Slice(uint32(handlePtr), uint32(4))
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return MemoryAccessError
 	}
@@ -114,8 +115,8 @@ func (s *Session) req(c *wasmtime.Caller, urlPtr, urlLen, methodPtr, methodLen, 
 		s.next = 1
 	}
 	s.handles[h] = &response{resp: resp, cancel: cancel, url: redact(u)}
-	mem.putU16(statusPtr, uint16(resp.StatusCode))
-	mem.putU32(handlePtr, h)
+	mem.PutU16(uint32(statusPtr), uint16(resp.StatusCode))
+	mem.PutU32(uint32(handlePtr), h)
 	return Success
 }
 
@@ -134,13 +135,13 @@ func (s *Session) headerGet(c *wasmtime.Caller, handle, namePtr, nameLen, valueP
 	if !ok {
 		return InvalidHandle
 	}
-	mem, ok := memoryOf(c)
+	mem, ok := guestmem.Of(c)
 	if !ok {
 		return MemoryNotFound
 	}
-	name, ok1 := mem.slice(namePtr, nameLen)
-	dst, ok2 := mem.slice(valuePtr, valueLen)
-	_, ok3 := mem.slice(writtenPtr, 4)
+	name, ok1 := mem.Slice(uint32(namePtr), uint32(nameLen))
+	dst, ok2 := mem.Slice(uint32(valuePtr), uint32(valueLen))
+	_, ok3 := mem.Slice(uint32(writtenPtr), uint32(4))
 	if !(ok1 && ok2 && ok3) {
 		return MemoryAccessError
 	}
@@ -156,7 +157,7 @@ func (s *Session) headerGet(c *wasmtime.Caller, handle, namePtr, nameLen, valueP
 		return BufferTooSmall
 	}
 	copy(dst, value)
-	mem.putU32(writtenPtr, uint32(len(value)))
+	mem.PutU32(uint32(writtenPtr), uint32(len(value)))
 	return Success
 }
 
@@ -165,12 +166,12 @@ func (s *Session) headersGetAll(c *wasmtime.Caller, handle, bufPtr, bufLen, writ
 	if !ok {
 		return InvalidHandle
 	}
-	mem, ok := memoryOf(c)
+	mem, ok := guestmem.Of(c)
 	if !ok {
 		return MemoryNotFound
 	}
-	dst, ok1 := mem.slice(bufPtr, bufLen)
-	_, ok2 := mem.slice(writtenPtr, 4)
+	dst, ok1 := mem.Slice(uint32(bufPtr), uint32(bufLen))
+	_, ok2 := mem.Slice(uint32(writtenPtr), uint32(4))
 	if !(ok1 && ok2) {
 		return MemoryAccessError
 	}
@@ -179,7 +180,7 @@ func (s *Session) headersGetAll(c *wasmtime.Caller, handle, bufPtr, bufLen, writ
 		return BufferTooSmall
 	}
 	copy(dst, all)
-	mem.putU32(writtenPtr, uint32(len(all)))
+	mem.PutU32(uint32(writtenPtr), uint32(len(all)))
 	return Success
 }
 
@@ -188,17 +189,17 @@ func (s *Session) bodyRead(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPt
 	if !ok {
 		return InvalidHandle
 	}
-	mem, ok := memoryOf(c)
+	mem, ok := guestmem.Of(c)
 	if !ok {
 		return MemoryNotFound
 	}
-	dst, ok1 := mem.slice(bufPtr, bufLen)
-	_, ok2 := mem.slice(writtenPtr, 4)
+	dst, ok1 := mem.Slice(uint32(bufPtr), uint32(bufLen))
+	_, ok2 := mem.Slice(uint32(writtenPtr), uint32(4))
 	if !(ok1 && ok2) {
 		return MemoryAccessError
 	}
 	if r.finished || len(dst) == 0 {
-		mem.putU32(writtenPtr, 0)
+		mem.PutU32(uint32(writtenPtr), 0)
 		return Success
 	}
 	limit := s.x.cfg.MaxBody - r.read
@@ -208,7 +209,7 @@ func (s *Session) bodyRead(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPt
 		n, err := io.ReadFull(r.resp.Body, one[:])
 		if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
 			r.finished = true
-			mem.putU32(writtenPtr, 0)
+			mem.PutU32(uint32(writtenPtr), 0)
 			return Success
 		}
 		s.x.cfg.Log.Warn().Str("module", s.inst.Module).Str("url", r.url).Int64("max_http_body", s.x.cfg.MaxBody).
@@ -234,7 +235,7 @@ func (s *Session) bodyRead(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPt
 	if err == io.EOF {
 		r.finished = true
 	}
-	mem.putU32(writtenPtr, uint32(n))
+	mem.PutU32(uint32(writtenPtr), uint32(n))
 	return Success
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/guestmem"
 )
 
 // wasiHelper re-exports wasmtime's own WASI functions that the socket extension replaces, so ordinary
@@ -39,7 +40,7 @@ const (
 	maxPollSubs  = (helperEvents - helperSubs) / 48
 )
 
-func helperCall(c *wasmtime.Caller, fn string, args ...interface{}) (int32, memory, int32) {
+func helperCall(c *wasmtime.Caller, fn string, args ...interface{}) (int32, guestmem.Memory, int32) {
 	inst, err := host.WASIHelper(c, wasiHelper)
 	if err != nil {
 		return 0, nil, errIO
@@ -53,7 +54,7 @@ func helperCall(c *wasmtime.Caller, fn string, args ...interface{}) (int32, memo
 	if err != nil {
 		return 0, nil, errIO
 	}
-	return out.(int32), memory(ext.Memory().UnsafeData(c)), errSuccess
+	return out.(int32), guestmem.Memory(ext.Memory().UnsafeData(c)), errSuccess
 }
 
 func (s *Session) fdClose(c *wasmtime.Caller, fd int32) int32 {
@@ -72,8 +73,8 @@ func (s *Session) fdClose(c *wasmtime.Caller, fd int32) int32 {
 }
 
 func (s *Session) fdstatGet(c *wasmtime.Caller, fd, out int32) int32 {
-	mem := memoryOf(c)
-	dst, ok := mem.slice(uint32(out), 24)
+	mem, _ := guestmem.Of(c)
+	dst, ok := mem.Slice(uint32(out), 24)
 	if !ok {
 		return errFault
 	}
@@ -84,7 +85,7 @@ func (s *Session) fdstatGet(c *wasmtime.Caller, fd, out int32) int32 {
 			return e
 		}
 		if r == errSuccess {
-			copy(memoryOf(c)[uint32(out):uint32(out)+24], hm[:24])
+			copy(memOf(c)[uint32(out):uint32(out)+24], hm[:24])
 		}
 		return r
 	}
@@ -128,19 +129,19 @@ func (s *Session) fdstatSetFlags(c *wasmtime.Caller, fd, flags int32) int32 {
 // without a socket in it to wasmtime. In a mixed poll, ordinary fds are reported ready at once (as
 // wasmtime reports regular files).
 func (s *Session) pollOneoff(c *wasmtime.Caller, in, out, n, neventsOut int32) int32 {
-	mem := memoryOf(c)
+	mem, _ := guestmem.Of(c)
 	count := uint32(n)
 	if count == 0 {
 		return errInval
 	}
-	subs, ok := mem.slice(uint32(in), 48*count)
+	subs, ok := mem.Slice(uint32(in), 48*count)
 	if !ok {
 		return errFault
 	}
-	if _, ok := mem.slice(uint32(out), 32*count); !ok {
+	if _, ok := mem.Slice(uint32(out), 32*count); !ok {
 		return errFault
 	}
-	if _, ok := mem.slice(uint32(neventsOut), 4); !ok {
+	if _, ok := mem.Slice(uint32(neventsOut), 4); !ok {
 		return errFault
 	}
 	hasSocket := false
@@ -160,7 +161,7 @@ func (s *Session) pollOneoff(c *wasmtime.Caller, in, out, n, neventsOut int32) i
 		if err != nil {
 			return errIO
 		}
-		hm := memory(inst.GetExport(c, "memory").Memory().UnsafeData(c))
+		hm := guestmem.Memory(inst.GetExport(c, "memory").Memory().UnsafeData(c))
 		copy(hm[helperSubs:], subs)
 		out32, err := inst.GetFunc(c, "poll").Call(c, int32(count))
 		if err != nil {
@@ -169,14 +170,14 @@ func (s *Session) pollOneoff(c *wasmtime.Caller, in, out, n, neventsOut int32) i
 		if r := out32.(int32); r != errSuccess {
 			return r
 		}
-		hm = memory(inst.GetExport(c, "memory").Memory().UnsafeData(c))
+		hm = guestmem.Memory(inst.GetExport(c, "memory").Memory().UnsafeData(c))
 		nev := binary.LittleEndian.Uint32(hm[0x20:])
 		if nev > count {
 			nev = count
 		}
-		mem = memoryOf(c)
+		mem, _ = guestmem.Of(c)
 		copy(mem[uint32(out):], hm[helperEvents:helperEvents+32*nev])
-		mem.putU32(uint32(neventsOut), nev)
+		mem.PutU32(uint32(neventsOut), nev)
 		return errSuccess
 	}
 
@@ -280,9 +281,9 @@ func (s *Session) pollOneoff(c *wasmtime.Caller, in, out, n, neventsOut int32) i
 		}
 		event(sub, sub[8], errn, nbytes, re&unix.POLLHUP != 0)
 	}
-	mem = memoryOf(c)
+	mem, _ = guestmem.Of(c)
 	copy(mem[uint32(out):], events)
-	mem.putU32(uint32(neventsOut), uint32(len(events)/32))
+	mem.PutU32(uint32(neventsOut), uint32(len(events)/32))
 	return errSuccess
 }
 
@@ -302,11 +303,11 @@ func absoluteToRelative(clock uint32, ns uint64) time.Duration {
 // getaddrinfo resolves a name the allow-list names (scheme tcp), or returns an IP literal as is, and
 // fills the guest's pre-linked addrinfo entries.
 func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, serviceLen, hints, res, maxLen, resLenOut int32) int32 {
-	mem := memoryOf(c)
-	nodeB, ok1 := mem.slice(uint32(node), uint32(nodeLen))
-	servB, ok2 := mem.slice(uint32(service), uint32(serviceLen))
-	_, ok3 := mem.slice(uint32(resLenOut), 4)
-	first, ok4 := mem.u32(uint32(res))
+	mem, _ := guestmem.Of(c)
+	nodeB, ok1 := mem.Slice(uint32(node), uint32(nodeLen))
+	servB, ok2 := mem.Slice(uint32(service), uint32(serviceLen))
+	_, ok3 := mem.Slice(uint32(resLenOut), 4)
+	first, ok4 := mem.U32(uint32(res))
 	if !(ok1 && ok2 && ok3 && ok4) {
 		return errFault
 	}
@@ -330,7 +331,7 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 	}
 	family, socktype, protocol := byte(0), byte(typeStream), byte(1)
 	if hints != 0 {
-		h, ok := mem.slice(uint32(hints), 28)
+		h, ok := mem.Slice(uint32(hints), 28)
 		if !ok {
 			return errFault
 		}
@@ -386,12 +387,12 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 		if (family == afInet4 && !a.Is4()) || (family == afInet6 && !a.Is6()) {
 			continue
 		}
-		ai, ok := mem.slice(cur, 28)
+		ai, ok := mem.Slice(cur, 28)
 		if !ok {
 			return errFault
 		}
 		saPtr := binary.LittleEndian.Uint32(ai[12:])
-		sa, ok := mem.slice(saPtr, 12)
+		sa, ok := mem.Slice(saPtr, 12)
 		if !ok {
 			return errFault
 		}
@@ -401,7 +402,7 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 		if a.Is6() {
 			dataLen, fam = 26, afInet6
 		}
-		data, ok := mem.slice(dataPtr, dataLen)
+		data, ok := mem.Slice(dataPtr, dataLen)
 		if !ok {
 			return errFault
 		}
@@ -428,6 +429,6 @@ func (s *Session) getaddrinfo(c *wasmtime.Caller, node, nodeLen, service, servic
 	if filled == 0 {
 		return errAINoName
 	}
-	mem.putU32(uint32(resLenOut), filled)
+	mem.PutU32(uint32(resLenOut), filled)
 	return errSuccess
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
 	"github.com/wasi-dapr-host/wasi-dapr-host/host"
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/guestmem"
 	"github.com/wasi-dapr-host/wasi-dapr-host/internal/rawsock"
 )
 
@@ -83,8 +84,8 @@ func (s *Session) add(sk *socket) (int32, int32) {
 }
 
 func (s *Session) open(c *wasmtime.Caller, af, typ, fdOut int32) int32 {
-	mem := memoryOf(c)
-	if _, ok := mem.slice(uint32(fdOut), 4); !ok {
+	mem, _ := guestmem.Of(c)
+	if _, ok := mem.Slice(uint32(fdOut), 4); !ok {
 		return errFault
 	}
 	switch af {
@@ -101,13 +102,32 @@ func (s *Session) open(c *wasmtime.Caller, af, typ, fdOut int32) int32 {
 	if e != errSuccess {
 		return e
 	}
-	mem.putU32(uint32(fdOut), uint32(fd))
+	mem.PutU32(uint32(fdOut), uint32(fd))
 	return errSuccess
 }
 
+// iovecs reads the guest's iovecs, capped at the bytes one call may move.
+func (s *Session) iovecs(mem guestmem.Memory, iovs, n int32) ([][]byte, int32) {
+	bufs, err := mem.Iovecs(uint32(iovs), uint32(n), s.x.cfg.MaxBytesPerCall)
+	switch err {
+	case nil:
+		return bufs, errSuccess
+	case guestmem.ErrTooMany:
+		return nil, errInval
+	default:
+		return nil, errFault
+	}
+}
+
+// memOf is the caller's memory (empty when it exports none, so every range check fails).
+func memOf(c *wasmtime.Caller) guestmem.Memory {
+	m, _ := guestmem.Of(c)
+	return m
+}
+
 // readAddr reads a {u32 buf, u32 len} address: 4 bytes IPv4 or 16 bytes IPv6, network order.
-func readAddr(mem memory, ptr int32) (netip.Addr, int32) {
-	hdr, ok := mem.slice(uint32(ptr), 8)
+func readAddr(mem guestmem.Memory, ptr int32) (netip.Addr, int32) {
+	hdr, ok := mem.Slice(uint32(ptr), 8)
 	if !ok {
 		return netip.Addr{}, errFault
 	}
@@ -115,7 +135,7 @@ func readAddr(mem memory, ptr int32) (netip.Addr, int32) {
 	if n != 4 && n != 16 {
 		return netip.Addr{}, errInval
 	}
-	b, ok := mem.slice(buf, n)
+	b, ok := mem.Slice(buf, n)
 	if !ok {
 		return netip.Addr{}, errFault
 	}
@@ -131,7 +151,7 @@ func (s *Session) connect(c *wasmtime.Caller, fd, addrPtr, port int32) int32 {
 	if sk.fd >= 0 && sk.typ == typeStream {
 		return errIsConn
 	}
-	mem := memoryOf(c)
+	mem, _ := guestmem.Of(c)
 	addr, e := readAddr(mem, addrPtr)
 	if e != errSuccess {
 		return e
@@ -210,7 +230,7 @@ func (s *Session) bind(c *wasmtime.Caller, fd, addrPtr, port int32) int32 {
 	if sk.typ != typeStream {
 		return errNotSup
 	}
-	addr, e := readAddr(memoryOf(c), addrPtr)
+	addr, e := readAddr(memOf(c), addrPtr)
 	if e != errSuccess {
 		return e
 	}
@@ -274,8 +294,8 @@ func (s *Session) accept(c *wasmtime.Caller, fd, fdOut int32) int32 {
 	if !sk.listening {
 		return errInval
 	}
-	mem := memoryOf(c)
-	if _, ok := mem.slice(uint32(fdOut), 4); !ok {
+	mem, _ := guestmem.Of(c)
+	if _, ok := mem.Slice(uint32(fdOut), 4); !ok {
 		return errFault
 	}
 	if len(s.socks) >= s.x.cfg.MaxSockets {
@@ -293,7 +313,7 @@ func (s *Session) accept(c *wasmtime.Caller, fd, fdOut int32) int32 {
 		unix.Close(nfd)
 		return e
 	}
-	mem.putU32(uint32(fdOut), uint32(gfd))
+	mem.PutU32(uint32(fdOut), uint32(gfd))
 	return errSuccess
 }
 
@@ -308,11 +328,11 @@ func (s *Session) send(c *wasmtime.Caller, fd, iovs, iovsLen, flags, sentOut int
 	if flags != 0 {
 		return errInval
 	}
-	mem := memoryOf(c)
-	if _, ok := mem.slice(uint32(sentOut), 4); !ok {
+	mem, _ := guestmem.Of(c)
+	if _, ok := mem.Slice(uint32(sentOut), 4); !ok {
 		return errFault
 	}
-	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	bufs, e := s.iovecs(mem, iovs, iovsLen)
 	if e != errSuccess {
 		return e
 	}
@@ -323,7 +343,7 @@ func (s *Session) send(c *wasmtime.Caller, fd, iovs, iovsLen, flags, sentOut int
 	if err != nil {
 		return errno(err)
 	}
-	mem.putU32(uint32(sentOut), uint32(n))
+	mem.PutU32(uint32(sentOut), uint32(n))
 	return errSuccess
 }
 
@@ -345,14 +365,14 @@ func (s *Session) recv(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, ofl
 	if flags&2 != 0 {
 		osFlags |= unix.MSG_WAITALL
 	}
-	mem := memoryOf(c)
-	if _, ok := mem.slice(uint32(lenOut), 4); !ok {
+	mem, _ := guestmem.Of(c)
+	if _, ok := mem.Slice(uint32(lenOut), 4); !ok {
 		return errFault
 	}
-	if _, ok := mem.slice(uint32(oflagsOut), 2); !ok {
+	if _, ok := mem.Slice(uint32(oflagsOut), 2); !ok {
 		return errFault
 	}
-	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	bufs, e := s.iovecs(mem, iovs, iovsLen)
 	if e != errSuccess {
 		return e
 	}
@@ -373,8 +393,8 @@ func (s *Session) recv(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, ofl
 	if rflags&unix.MSG_TRUNC != 0 {
 		oflags = 1
 	}
-	mem.putU32(uint32(lenOut), uint32(n))
-	mem.putU16(uint32(oflagsOut), oflags)
+	mem.PutU32(uint32(lenOut), uint32(n))
+	mem.PutU16(uint32(oflagsOut), oflags)
 	return errSuccess
 }
 
@@ -451,7 +471,7 @@ func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, f
 	if flags != 0 {
 		return errInval
 	}
-	mem := memoryOf(c)
+	mem, _ := guestmem.Of(c)
 	addr, e := readAddr(mem, addrPtr)
 	if e != errSuccess {
 		return e
@@ -459,7 +479,7 @@ func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, f
 	if port <= 0 || port > 65535 {
 		return errInval
 	}
-	if _, ok := mem.slice(uint32(sentOut), 4); !ok {
+	if _, ok := mem.Slice(uint32(sentOut), 4); !ok {
 		return errFault
 	}
 	if !s.udpAllowed(addr, uint16(port)) {
@@ -467,7 +487,7 @@ func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, f
 		s.denied(t, "not in the allow-list")
 		return errNotCapable
 	}
-	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	bufs, e := s.iovecs(mem, iovs, iovsLen)
 	if e != errSuccess {
 		return e
 	}
@@ -478,7 +498,7 @@ func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, f
 	if err != nil {
 		return errno(err)
 	}
-	mem.putU32(uint32(sentOut), uint32(n))
+	mem.PutU32(uint32(sentOut), uint32(n))
 	return errSuccess
 }
 
@@ -531,15 +551,15 @@ func (s *Session) recvFrom(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, flags
 	if flags&1 != 0 {
 		osFlags |= unix.MSG_PEEK
 	}
-	mem := memoryOf(c)
-	addrBuf, ok1 := mem.slice(uint32(addrPtr), 128)
-	_, ok2 := mem.slice(uint32(portOut), 4)
-	_, ok3 := mem.slice(uint32(lenOut), 4)
-	_, ok4 := mem.slice(uint32(oflagsOut), 2)
+	mem, _ := guestmem.Of(c)
+	addrBuf, ok1 := mem.Slice(uint32(addrPtr), 128)
+	_, ok2 := mem.Slice(uint32(portOut), 4)
+	_, ok3 := mem.Slice(uint32(lenOut), 4)
+	_, ok4 := mem.Slice(uint32(oflagsOut), 2)
 	if !(ok1 && ok2 && ok3 && ok4) {
 		return errFault
 	}
-	bufs, e := mem.iovecs(uint32(iovs), uint32(iovsLen), s.x.cfg.MaxBytesPerCall)
+	bufs, e := s.iovecs(mem, iovs, iovsLen)
 	if e != errSuccess {
 		return e
 	}
@@ -560,9 +580,9 @@ func (s *Session) recvFrom(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, flags
 	if rflags&unix.MSG_TRUNC != 0 {
 		oflags = 1
 	}
-	mem.putU32(uint32(portOut), uint32(port))
-	mem.putU32(uint32(lenOut), uint32(n))
-	mem.putU16(uint32(oflagsOut), oflags)
+	mem.PutU32(uint32(portOut), uint32(port))
+	mem.PutU32(uint32(lenOut), uint32(n))
+	mem.PutU16(uint32(oflagsOut), oflags)
 	return errSuccess
 }
 
@@ -620,8 +640,8 @@ func (s *Session) getAddr(c *wasmtime.Caller, fd, addrPtr, typeOut, portOut int3
 	default:
 		return errInval
 	}
-	mem := memoryOf(c)
-	hdr, ok := mem.slice(uint32(addrPtr), 8)
+	mem, _ := guestmem.Of(c)
+	hdr, ok := mem.Slice(uint32(addrPtr), 8)
 	if !ok {
 		return errFault
 	}
@@ -629,19 +649,19 @@ func (s *Session) getAddr(c *wasmtime.Caller, fd, addrPtr, typeOut, portOut int3
 	if int(n) < len(ip) {
 		return errInval
 	}
-	dst, ok := mem.slice(buf, uint32(len(ip)))
+	dst, ok := mem.Slice(buf, uint32(len(ip)))
 	if !ok {
 		return errFault
 	}
-	if _, ok := mem.slice(uint32(typeOut), 4); !ok {
+	if _, ok := mem.Slice(uint32(typeOut), 4); !ok {
 		return errFault
 	}
-	if _, ok := mem.slice(uint32(portOut), 4); !ok {
+	if _, ok := mem.Slice(uint32(portOut), 4); !ok {
 		return errFault
 	}
 	copy(dst, ip)
-	mem.putU32(uint32(typeOut), kind)
-	mem.putU32(uint32(portOut), uint32(port))
+	mem.PutU32(uint32(typeOut), kind)
+	mem.PutU32(uint32(portOut), uint32(port))
 	return errSuccess
 }
 
@@ -658,15 +678,15 @@ func (s *Session) getsockopt(c *wasmtime.Caller, fd, level, name, value, lenInOu
 	if level != 0 || name < 0 || int(name) >= len(sockopts) || sockopts[name] < 0 {
 		return errNoProtoOpt
 	}
-	mem := memoryOf(c)
-	l, ok := mem.u32(uint32(lenInOut))
+	mem, _ := guestmem.Of(c)
+	l, ok := mem.U32(uint32(lenInOut))
 	if !ok {
 		return errFault
 	}
 	if l < 4 {
 		return errInval
 	}
-	dst, ok := mem.slice(uint32(value), 4)
+	dst, ok := mem.Slice(uint32(value), 4)
 	if !ok {
 		return errFault
 	}
@@ -686,7 +706,7 @@ func (s *Session) getsockopt(c *wasmtime.Caller, fd, level, name, value, lenInOu
 		}
 	}
 	binary.LittleEndian.PutUint32(dst, uint32(int32(v)))
-	mem.putU32(uint32(lenInOut), 4)
+	mem.PutU32(uint32(lenInOut), 4)
 	return errSuccess
 }
 
@@ -705,7 +725,7 @@ func (s *Session) setsockopt(c *wasmtime.Caller, fd, level, name, value, length 
 	if length < 4 {
 		return errInval
 	}
-	b, ok := memoryOf(c).slice(uint32(value), 4)
+	b, ok := memOf(c).Slice(uint32(value), 4)
 	if !ok {
 		return errFault
 	}

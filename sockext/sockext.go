@@ -6,7 +6,6 @@
 package sockext
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"runtime/debug"
@@ -245,79 +244,4 @@ func (x *Extension) recoverCall(fn string, code *int32) {
 		x.cfg.Log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("socket extension failure")
 		*code = errIO
 	}
-}
-
-// memory is the caller's exported memory; every range is checked before use.
-type memory []byte
-
-func memoryOf(c *wasmtime.Caller) memory {
-	ext := c.GetExport("memory")
-	if ext == nil || ext.Memory() == nil {
-		return nil
-	}
-	return memory(ext.Memory().UnsafeData(c))
-}
-
-func (m memory) slice(ptr, n uint32) ([]byte, bool) {
-	p, l := uint64(ptr), uint64(n)
-	if p+l > uint64(len(m)) {
-		return nil, false
-	}
-	return m[p : p+l : p+l], true
-}
-
-func (m memory) u32(ptr uint32) (uint32, bool) {
-	b, ok := m.slice(ptr, 4)
-	if !ok {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint32(b), true
-}
-
-func (m memory) putU32(ptr uint32, v uint32) bool {
-	b, ok := m.slice(ptr, 4)
-	if ok {
-		binary.LittleEndian.PutUint32(b, v)
-	}
-	return ok
-}
-
-func (m memory) putU16(ptr uint32, v uint16) bool {
-	b, ok := m.slice(ptr, 2)
-	if ok {
-		binary.LittleEndian.PutUint16(b, v)
-	}
-	return ok
-}
-
-// iovecs reads n {u32 buf, u32 len} entries, capping their total at max bytes.
-func (m memory) iovecs(ptr, n uint32, max int) ([][]byte, int32) {
-	if n > 1024 {
-		return nil, errInval
-	}
-	raw, ok := m.slice(ptr, 8*n)
-	if !ok {
-		return nil, errFault
-	}
-	bufs := make([][]byte, 0, n)
-	total := 0
-	for i := uint32(0); i < n; i++ {
-		p := binary.LittleEndian.Uint32(raw[8*i:])
-		l := binary.LittleEndian.Uint32(raw[8*i+4:])
-		b, ok := m.slice(p, l)
-		if !ok {
-			return nil, errFault
-		}
-		if total+len(b) > max {
-			b = b[:max-total]
-		}
-		total += len(b)
-		if len(b) > 0 {
-			bufs = append(bufs, b)
-		}
-		if total == max {
-			break
-		}
-	}
-	return bufs, errSuccess
 }

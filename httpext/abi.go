@@ -4,7 +4,6 @@
 // when the connection is dialed.
 package httpext
 
-
 // ModuleName is the import module guests use.
 const ModuleName = "wasi_experimental_http"
 

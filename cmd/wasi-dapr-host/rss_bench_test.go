@@ -40,7 +40,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 	port := testenv.FreePort(b)
 	p := testenv.Start(b, []string{"WASI_DAPR_ALLOW_HOSTS=" + srv, "WASI_DAPR_CACHE_DIR=" + filepath.Join(dir, "cache")},
 		testenv.HostBinary(b), "serve", "--module", mod, "--app-port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
-		"--concurrency", "64", "--max-memory", "16MiB", "--log-level", "warn")
+		"--concurrency", "64", "--log-level", "warn")
 	testenv.WaitHTTP(b, p, fmt.Sprintf("http://127.0.0.1:%d/healthz", port), 30*time.Second)
 	pid := p.Pid()
 	var peak int

@@ -2,9 +2,11 @@ package host
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+	"github.com/rs/zerolog"
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
 )
@@ -104,4 +106,16 @@ func (d *instanceData) close() {
 		}
 	}
 	d.sessions = nil
+}
+
+// Recover keeps a host-side bug in an extension's function from unwinding into wasmtime (which would
+// take the process down): deferred in each host function, it logs the panic with its stack and makes
+// the guest see errno instead. It must itself be the deferred call (recover works only there):
+//
+//	defer host.Recover(log, "req", &code, RuntimeError)
+func Recover(log zerolog.Logger, fn string, code *int32, errno int32) {
+	if r := recover(); r != nil {
+		log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("host function failure")
+		*code = errno
+	}
 }

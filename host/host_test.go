@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 const wasiImports = `
@@ -275,5 +277,17 @@ func TestPooling(t *testing.T) {
 	_, err = e.LoadBytes("big.wasm", []byte(`(module (memory (export "memory") 32) (func (export "_start")))`))
 	if err == nil || !strings.Contains(err.Error(), "--max-memory") || strings.Contains(err.Error(), "Stack backtrace") {
 		t.Fatalf("2 MiB memory in 1 MiB slots: %v", err)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	f := func() (code int32) {
+		defer Recover(zerolog.Nop(), "boom", &code, 12)
+		var m map[string]int
+		m["x"] = 1 // a host-side bug
+		return 0
+	}
+	if got := f(); got != 12 {
+		t.Fatalf("a panicking host function returned %d, want the errno 12", got)
 	}
 }

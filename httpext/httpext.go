@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -92,23 +91,23 @@ func (x *Extension) Link(l *wasmtime.Linker, slot int) error {
 	}
 	defs := map[string]interface{}{
 		"req": func(c *wasmtime.Caller, urlPtr, urlLen, methodPtr, methodLen, hdrPtr, hdrLen, bodyPtr, bodyLen, statusPtr, handlePtr int32) (code int32) {
-			defer x.recoverCall("req", &code)
+			defer host.Recover(x.cfg.Log, "req", &code, RuntimeError)
 			return session(c).req(c, urlPtr, urlLen, methodPtr, methodLen, hdrPtr, hdrLen, bodyPtr, bodyLen, statusPtr, handlePtr)
 		},
 		"close": func(c *wasmtime.Caller, handle int32) (code int32) {
-			defer x.recoverCall("close", &code)
+			defer host.Recover(x.cfg.Log, "close", &code, RuntimeError)
 			return session(c).close(handle)
 		},
 		"header_get": func(c *wasmtime.Caller, handle, namePtr, nameLen, valuePtr, valueLen, writtenPtr int32) (code int32) {
-			defer x.recoverCall("header_get", &code)
+			defer host.Recover(x.cfg.Log, "header_get", &code, RuntimeError)
 			return session(c).headerGet(c, handle, namePtr, nameLen, valuePtr, valueLen, writtenPtr)
 		},
 		"headers_get_all": func(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) (code int32) {
-			defer x.recoverCall("headers_get_all", &code)
+			defer host.Recover(x.cfg.Log, "headers_get_all", &code, RuntimeError)
 			return session(c).headersGetAll(c, handle, bufPtr, bufLen, writtenPtr)
 		},
 		"body_read": func(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) (code int32) {
-			defer x.recoverCall("body_read", &code)
+			defer host.Recover(x.cfg.Log, "body_read", &code, RuntimeError)
 			return session(c).bodyRead(c, handle, bufPtr, bufLen, writtenPtr)
 		},
 	}
@@ -118,15 +117,6 @@ func (x *Extension) Link(l *wasmtime.Linker, slot int) error {
 		}
 	}
 	return nil
-}
-
-// recoverCall keeps a host-side bug from unwinding into wasmtime (which would take the process down):
-// the guest gets runtime_error and the log gets the stack.
-func (x *Extension) recoverCall(fn string, code *int32) {
-	if r := recover(); r != nil {
-		x.cfg.Log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("http extension failure")
-		*code = RuntimeError
-	}
 }
 
 // setToken adds the Dapr API token to sidecar-bound requests and removes it from any other, so a

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -251,30 +250,17 @@ func (s *Server) ServeGRPC(ctx context.Context, addr string, grace time.Duration
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("app port: %w (is another app on %s? set --app-port)", err, addr)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	s.cfg.Log.Info().Str("addr", l.Addr().String()).Msg("app channel listening (gRPC)")
-	if err := s.Load(); err != nil {
-		srv.Stop()
-		return err
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	s.cfg.Log.Info().Dur("grace", grace).Msg("shutting down: no new requests, finishing in-flight ones")
-	done := make(chan struct{})
-	go func() { srv.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(grace):
-		srv.Stop()
-		return fmt.Errorf("in-flight requests did not finish within --grace %s", grace)
-	}
+	return s.serveChannel(ctx, addr, grace, channel{
+		name: "gRPC", serve: srv.Serve, stop: srv.Stop,
+		drain: func(ctx context.Context) error {
+			done := make(chan struct{})
+			go func() { srv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	})
 }

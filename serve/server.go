@@ -82,19 +82,36 @@ func (s *Server) Load() error {
 // Handler is the app channel's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.router }
 
-// Serve listens on addr, loads the modules, and serves until ctx ends; then it stops accepting and
-// lets in-flight requests finish within grace.
+// Serve listens on addr with the HTTP app channel, loads the modules, and serves until ctx ends; then
+// it stops accepting and lets in-flight requests finish within grace.
 func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration) error {
+	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
+	return s.serveChannel(ctx, addr, grace, channel{
+		name: "HTTP", serve: srv.Serve, stop: func() { srv.Close() }, drain: srv.Shutdown,
+	})
+}
+
+// channel is an app channel server as serveChannel drives it.
+type channel struct {
+	name  string
+	serve func(net.Listener) error
+	stop  func()
+	// drain stops accepting and waits for in-flight work, giving up (with an error) when ctx ends.
+	drain func(ctx context.Context) error
+}
+
+// serveChannel listens first (so /healthz can answer 503 while modules compile), then loads the
+// modules, serves until ctx ends and drains within grace.
+func (s *Server) serveChannel(ctx context.Context, addr string, grace time.Duration, ch channel) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("app port: %w (is another app on %s? set --app-port)", err, addr)
 	}
-	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	s.cfg.Log.Info().Str("addr", l.Addr().String()).Msg("app channel listening (HTTP)")
+	go func() { errc <- ch.serve(l) }()
+	s.cfg.Log.Info().Str("addr", l.Addr().String()).Msg("app channel listening (" + ch.name + ")")
 	if err := s.Load(); err != nil {
-		srv.Close()
+		ch.stop()
 		return err
 	}
 	select {
@@ -103,10 +120,10 @@ func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration) er
 	case <-ctx.Done():
 	}
 	s.cfg.Log.Info().Dur("grace", grace).Msg("shutting down: no new requests, finishing in-flight ones")
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	dctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
+	if err := ch.drain(dctx); err != nil {
+		ch.stop()
 		return fmt.Errorf("in-flight requests did not finish within --grace %s", grace)
 	}
 	return nil

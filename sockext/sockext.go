@@ -8,7 +8,6 @@ package sockext
 import (
 	"fmt"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -139,63 +138,63 @@ func (x *Extension) Link(l *wasmtime.Linker, slot int) error {
 	type fn = interface{}
 	defs := map[string]fn{
 		"sock_open": func(c *wasmtime.Caller, af, typ, fdOut int32) (e int32) {
-			defer x.recoverCall("sock_open", &e)
+			defer host.Recover(x.cfg.Log, "sock_open", &e, errIO)
 			return session(c).open(c, af, typ, fdOut)
 		},
 		"sock_connect": func(c *wasmtime.Caller, fd, addr, port int32) (e int32) {
-			defer x.recoverCall("sock_connect", &e)
+			defer host.Recover(x.cfg.Log, "sock_connect", &e, errIO)
 			return session(c).connect(c, fd, addr, port)
 		},
 		"sock_bind": func(c *wasmtime.Caller, fd, addr, port int32) (e int32) {
-			defer x.recoverCall("sock_bind", &e)
+			defer host.Recover(x.cfg.Log, "sock_bind", &e, errIO)
 			return session(c).bind(c, fd, addr, port)
 		},
 		"sock_listen": func(c *wasmtime.Caller, fd, backlog int32) (e int32) {
-			defer x.recoverCall("sock_listen", &e)
+			defer host.Recover(x.cfg.Log, "sock_listen", &e, errIO)
 			return session(c).listen(fd, backlog)
 		},
 		"sock_accept": func(c *wasmtime.Caller, fd, fdOut int32) (e int32) {
-			defer x.recoverCall("sock_accept", &e)
+			defer host.Recover(x.cfg.Log, "sock_accept", &e, errIO)
 			return session(c).accept(c, fd, fdOut)
 		},
 		"sock_send": func(c *wasmtime.Caller, fd, iovs, iovsLen, flags, sentOut int32) (e int32) {
-			defer x.recoverCall("sock_send", &e)
+			defer host.Recover(x.cfg.Log, "sock_send", &e, errIO)
 			return session(c).send(c, fd, iovs, iovsLen, flags, sentOut)
 		},
 		"sock_recv": func(c *wasmtime.Caller, fd, iovs, iovsLen, flags, lenOut, oflagsOut int32) (e int32) {
-			defer x.recoverCall("sock_recv", &e)
+			defer host.Recover(x.cfg.Log, "sock_recv", &e, errIO)
 			return session(c).recv(c, fd, iovs, iovsLen, flags, lenOut, oflagsOut)
 		},
 		"sock_send_to": func(c *wasmtime.Caller, fd, iovs, iovsLen, addr, port, flags, sentOut int32) (e int32) {
-			defer x.recoverCall("sock_send_to", &e)
+			defer host.Recover(x.cfg.Log, "sock_send_to", &e, errIO)
 			return session(c).sendTo(c, fd, iovs, iovsLen, addr, port, flags, sentOut)
 		},
 		"sock_recv_from": func(c *wasmtime.Caller, fd, iovs, iovsLen, addr, flags, portOut, lenOut, oflagsOut int32) (e int32) {
-			defer x.recoverCall("sock_recv_from", &e)
+			defer host.Recover(x.cfg.Log, "sock_recv_from", &e, errIO)
 			return session(c).recvFrom(c, fd, iovs, iovsLen, addr, flags, portOut, lenOut, oflagsOut)
 		},
 		"sock_shutdown": func(c *wasmtime.Caller, fd, how int32) (e int32) {
-			defer x.recoverCall("sock_shutdown", &e)
+			defer host.Recover(x.cfg.Log, "sock_shutdown", &e, errIO)
 			return session(c).shutdown(fd, how)
 		},
 		"sock_getlocaladdr": func(c *wasmtime.Caller, fd, addr, typeOut, portOut int32) (e int32) {
-			defer x.recoverCall("sock_getlocaladdr", &e)
+			defer host.Recover(x.cfg.Log, "sock_getlocaladdr", &e, errIO)
 			return session(c).getAddr(c, fd, addr, typeOut, portOut, false)
 		},
 		"sock_getpeeraddr": func(c *wasmtime.Caller, fd, addr, typeOut, portOut int32) (e int32) {
-			defer x.recoverCall("sock_getpeeraddr", &e)
+			defer host.Recover(x.cfg.Log, "sock_getpeeraddr", &e, errIO)
 			return session(c).getAddr(c, fd, addr, typeOut, portOut, true)
 		},
 		"sock_getsockopt": func(c *wasmtime.Caller, fd, level, name, value, lenInOut int32) (e int32) {
-			defer x.recoverCall("sock_getsockopt", &e)
+			defer host.Recover(x.cfg.Log, "sock_getsockopt", &e, errIO)
 			return session(c).getsockopt(c, fd, level, name, value, lenInOut)
 		},
 		"sock_setsockopt": func(c *wasmtime.Caller, fd, level, name, value, length int32) (e int32) {
-			defer x.recoverCall("sock_setsockopt", &e)
+			defer host.Recover(x.cfg.Log, "sock_setsockopt", &e, errIO)
 			return session(c).setsockopt(c, fd, level, name, value, length)
 		},
 		"sock_getaddrinfo": func(c *wasmtime.Caller, node, nodeLen, service, serviceLen, hints, res, maxLen, resLenOut int32) (e int32) {
-			defer x.recoverCall("sock_getaddrinfo", &e)
+			defer host.Recover(x.cfg.Log, "sock_getaddrinfo", &e, errIO)
 			return session(c).getaddrinfo(c, node, nodeLen, service, serviceLen, hints, res, maxLen, resLenOut)
 		},
 	}
@@ -215,19 +214,19 @@ func (x *Extension) LinkShadows(l *wasmtime.Linker, slot int) error {
 	}
 	defs := map[string]interface{}{
 		"fd_close": func(c *wasmtime.Caller, fd int32) (e int32) {
-			defer x.recoverCall("fd_close", &e)
+			defer host.Recover(x.cfg.Log, "fd_close", &e, errIO)
 			return session(c).fdClose(c, fd)
 		},
 		"fd_fdstat_get": func(c *wasmtime.Caller, fd, out int32) (e int32) {
-			defer x.recoverCall("fd_fdstat_get", &e)
+			defer host.Recover(x.cfg.Log, "fd_fdstat_get", &e, errIO)
 			return session(c).fdstatGet(c, fd, out)
 		},
 		"fd_fdstat_set_flags": func(c *wasmtime.Caller, fd, flags int32) (e int32) {
-			defer x.recoverCall("fd_fdstat_set_flags", &e)
+			defer host.Recover(x.cfg.Log, "fd_fdstat_set_flags", &e, errIO)
 			return session(c).fdstatSetFlags(c, fd, flags)
 		},
 		"poll_oneoff": func(c *wasmtime.Caller, in, out, n, neventsOut int32) (e int32) {
-			defer x.recoverCall("poll_oneoff", &e)
+			defer host.Recover(x.cfg.Log, "poll_oneoff", &e, errIO)
 			return session(c).pollOneoff(c, in, out, n, neventsOut)
 		},
 	}
@@ -237,11 +236,4 @@ func (x *Extension) LinkShadows(l *wasmtime.Linker, slot int) error {
 		}
 	}
 	return nil
-}
-
-func (x *Extension) recoverCall(fn string, code *int32) {
-	if r := recover(); r != nil {
-		x.cfg.Log.Error().Str("func", fn).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("socket extension failure")
-		*code = errIO
-	}
 }

@@ -48,7 +48,7 @@ samples-rust: $(RS_WASM)
 
 samples: samples-as samples-rust
 
-demo: build daprd samples-as
+demo: build daprd samples
 	@bash scripts/demo.sh
 
 test: tools build daprd samples

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: start a real daprd with the in-memory state store and pub/sub, run the AssemblyScript seed
-# guest against it through wasi-dapr-host, stop daprd. Exits with the guest's status.
+# make demo: start a real daprd with the in-memory state store and pub/sub, run a seed guest against it
+# through wasi-dapr-host (the AssemblyScript one, or DEMO_GUEST=samples/rust/build/cli.wasm), stop
+# daprd. Exits with the guest's status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 daprd="$(bash scripts/get-daprd.sh)"
@@ -17,11 +18,12 @@ echo "==> starting daprd $("$daprd" --version) (app-id seed, HTTP API on 127.0.0
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 
-echo "==> wasi-dapr-host run samples/assemblyscript/build/cli.wasm   (the guest may reach only its sidecar)"
+guest="${DEMO_GUEST:-samples/assemblyscript/build/cli.wasm}"
+echo "==> wasi-dapr-host run $guest   (the guest may reach only its sidecar)"
 start=$(date +%s%N)
 set +e
 DAPR_HTTP_PORT="$http_port" DAPR_GRPC_PORT="$grpc_port" \
-  ./bin/wasi-dapr-host run --wait-for-sidecar=30s samples/assemblyscript/build/cli.wasm
+  ./bin/wasi-dapr-host run --wait-for-sidecar=30s "$guest"
 status=$?
 set -e
 echo "==> guest exited $status after $(( ($(date +%s%N) - start) / 1000000 )) ms (including waiting for daprd)"

@@ -161,19 +161,29 @@ func (s *Session) headerGet(c *wasmtime.Caller, handle, namePtr, nameLen, valueP
 	return Success
 }
 
-func (s *Session) headersGetAll(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) int32 {
+// output checks what headers_get_all and body_read share: the handle, the memory, the output buffer
+// and the place its length goes.
+func (s *Session) output(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) (*response, guestmem.Memory, []byte, int32) {
 	r, ok := s.handles[uint32(handle)]
 	if !ok {
-		return InvalidHandle
+		return nil, nil, nil, InvalidHandle
 	}
 	mem, ok := guestmem.Of(c)
 	if !ok {
-		return MemoryNotFound
+		return nil, nil, nil, MemoryNotFound
 	}
 	dst, ok1 := mem.Slice(uint32(bufPtr), uint32(bufLen))
-	_, ok2 := mem.Slice(uint32(writtenPtr), uint32(4))
+	_, ok2 := mem.Slice(uint32(writtenPtr), 4)
 	if !(ok1 && ok2) {
-		return MemoryAccessError
+		return nil, nil, nil, MemoryAccessError
+	}
+	return r, mem, dst, Success
+}
+
+func (s *Session) headersGetAll(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) int32 {
+	r, mem, dst, code := s.output(c, handle, bufPtr, bufLen, writtenPtr)
+	if code != Success {
+		return code
 	}
 	all := encodeHeaders(r.resp.Header)
 	if len(all) > len(dst) {
@@ -185,18 +195,9 @@ func (s *Session) headersGetAll(c *wasmtime.Caller, handle, bufPtr, bufLen, writ
 }
 
 func (s *Session) bodyRead(c *wasmtime.Caller, handle, bufPtr, bufLen, writtenPtr int32) int32 {
-	r, ok := s.handles[uint32(handle)]
-	if !ok {
-		return InvalidHandle
-	}
-	mem, ok := guestmem.Of(c)
-	if !ok {
-		return MemoryNotFound
-	}
-	dst, ok1 := mem.Slice(uint32(bufPtr), uint32(bufLen))
-	_, ok2 := mem.Slice(uint32(writtenPtr), uint32(4))
-	if !(ok1 && ok2) {
-		return MemoryAccessError
+	r, mem, dst, code := s.output(c, handle, bufPtr, bufLen, writtenPtr)
+	if code != Success {
+		return code
 	}
 	if r.finished || len(dst) == 0 {
 		mem.PutU32(uint32(writtenPtr), 0)

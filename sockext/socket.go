@@ -125,6 +125,18 @@ func memOf(c *wasmtime.Caller) guestmem.Memory {
 	return m
 }
 
+// readAddrPort reads a destination: an address (see readAddr) and a port in 1..65535.
+func readAddrPort(mem guestmem.Memory, addrPtr, port int32) (netip.Addr, int32) {
+	addr, e := readAddr(mem, addrPtr)
+	if e != errSuccess {
+		return addr, e
+	}
+	if port <= 0 || port > 65535 {
+		return addr, errInval
+	}
+	return addr, errSuccess
+}
+
 // readAddr reads a {u32 buf, u32 len} address: 4 bytes IPv4 or 16 bytes IPv6, network order.
 func readAddr(mem guestmem.Memory, ptr int32) (netip.Addr, int32) {
 	hdr, ok := mem.Slice(uint32(ptr), 8)
@@ -152,12 +164,9 @@ func (s *Session) connect(c *wasmtime.Caller, fd, addrPtr, port int32) int32 {
 		return errIsConn
 	}
 	mem, _ := guestmem.Of(c)
-	addr, e := readAddr(mem, addrPtr)
+	addr, e := readAddrPort(mem, addrPtr, port)
 	if e != errSuccess {
 		return e
-	}
-	if port <= 0 || port > 65535 {
-		return errInval
 	}
 	if sk.typ == typeDgram {
 		return s.connectUDP(sk, addr, uint16(port))
@@ -472,12 +481,9 @@ func (s *Session) sendTo(c *wasmtime.Caller, fd, iovs, iovsLen, addrPtr, port, f
 		return errInval
 	}
 	mem, _ := guestmem.Of(c)
-	addr, e := readAddr(mem, addrPtr)
+	addr, e := readAddrPort(mem, addrPtr, port)
 	if e != errSuccess {
 		return e
-	}
-	if port <= 0 || port > 65535 {
-		return errInval
 	}
 	if _, ok := mem.Slice(uint32(sentOut), 4); !ok {
 		return errFault

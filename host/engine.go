@@ -122,7 +122,7 @@ func newLinker(wt *wasmtime.Engine, exts []Extension, capturedStdio, shadows boo
 	}
 	l.AllowShadowing(true)
 	if capturedStdio {
-		if err := linkCapturedStdio(l); err != nil {
+		if err := linkFastStdio(l); err != nil {
 			return nil, fmt.Errorf("linking in-memory stdio: %w", err)
 		}
 	}

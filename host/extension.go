@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasi-dapr-host/wasi-dapr-host/allowlist"
+	"github.com/wasi-dapr-host/wasi-dapr-host/internal/guestmem"
 )
 
 // Extension is a host API linked into every instance (the HTTP extension, sockets, …). Its functions are
@@ -78,9 +79,12 @@ type instanceData struct {
 	engine   *Engine
 	info     InstanceInfo
 	sessions []Session
-	stdio    *stdio // captured standard streams, or nil
 	helper   *wasmtime.Instance
+	mem      guestmem.Slot
 }
+
+// MemorySlot implements guestmem.Slotted.
+func (d *instanceData) MemorySlot() *guestmem.Slot { return &d.mem }
 
 // SessionOf returns the caller instance's session of the extension linked at slot, making it on first
 // use so that instances that never call an extension pay nothing for it. It returns nil when the caller

@@ -36,11 +36,15 @@ type RunConfig struct {
 	// InheritStdio gives the guest the host's stdin, stdout and stderr; otherwise they are empty/discarded.
 	InheritStdio bool
 	// Capture, when set, serves the guest's stdin from Stdin and sends stdout/stderr to Stdout/Stderr
-	// (nil writers discard) through Go functions, without wasmtime's WASI stdio. Preopens are refused.
-	Capture bool
-	Stdin   []byte
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// (nil writers discard) from memory, without wasmtime's WASI stdio; the writers get the output when
+	// the guest has ended, at most MaxStdout/MaxStderr bytes of it (0: DefaultMaxStdout/Stderr).
+	// Preopens and inherited stdio are refused. Only Run supports it, not Instantiate.
+	Capture   bool
+	Stdin     []byte
+	Stdout    io.Writer
+	Stderr    io.Writer
+	MaxStdout int
+	MaxStderr int
 	// MaxMemory caps the guest's linear memory in bytes (0: DefaultMaxMemory).
 	MaxMemory int64
 	// Timeout interrupts the guest after this wall-clock time (0: none).
@@ -93,11 +97,13 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (Result, error) {
 	switch {
 	case rc.Invoke != "":
 		entry = rc.Invoke
-		if m.ExportedFunc(entry) == nil {
+		if _, ok := m.sigs[entry]; !ok {
 			return res, fmt.Errorf("module %s has no exported function %q (exports: %s)", m.Name, entry, m.exportList())
 		}
-	case m.ExportedFunc("_start") != nil:
-		entry = "_start"
+	default:
+		if _, ok := m.sigs["_start"]; ok {
+			entry = "_start"
+		}
 	}
 	var params []interface{}
 	if rc.Invoke != "" {
@@ -105,6 +111,9 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (Result, error) {
 		if params, err = parseParams(m.ExportedFunc(entry), rc.InvokeArgs); err != nil {
 			return res, fmt.Errorf("--invoke %s: %w", entry, err)
 		}
+	}
+	if rc.Capture {
+		return m.runCaptured(ctx, rc, entry, params)
 	}
 
 	in, err := m.Instantiate(ctx, rc)
@@ -156,6 +165,9 @@ func (e *GuestError) Error() string {
 // Instantiate makes a fresh, isolated instance: its own store, WASI context, limits and extension
 // sessions. A start section runs here; if it exits or traps the error is a *GuestError.
 func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, error) {
+	if rc.Capture {
+		return nil, errors.New("captured stdio is available to Module.Run only")
+	}
 	e := m.engine
 	runCtx, cancel := context.WithCancel(ctx)
 	name := m.Name
@@ -164,14 +176,6 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 	}
 	data := &instanceData{engine: e, info: InstanceInfo{Module: name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
 	linker := e.linker(false, m.shadows)
-	if rc.Capture {
-		if len(rc.Preopens) > 0 || rc.InheritStdio {
-			cancel()
-			return nil, errors.New("captured stdio cannot be combined with preopened directories or inherited stdio")
-		}
-		data.stdio = &stdio{stdin: rc.Stdin, stdout: rc.Stdout, stderr: rc.Stderr}
-		linker = e.linker(true, m.shadows)
-	}
 	store := wasmtime.NewStoreWithData(e.wt, data)
 	in := &Instance{m: m, store: store, data: data, cancel: cancel}
 
@@ -188,19 +192,9 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 	}
 	store.Limiter(maxMem, -1, -1, -1, -1)
 
-	timeout := rc.Timeout
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); timeout == 0 || left < timeout {
-			timeout = max(left, time.Millisecond)
-		}
-	}
+	timeout, ticks := e.deadline(ctx, rc.Timeout)
 	in.timeout = timeout
-	if timeout > 0 {
-		e.startTicker()
-		store.SetEpochDeadline(uint64((timeout + EpochTick - 1) / EpochTick))
-	} else {
-		store.SetEpochDeadline(noDeadline)
-	}
+	store.SetEpochDeadline(ticks)
 
 	inst, err := linker.Instantiate(store, m.wt)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
@@ -24,7 +26,13 @@ type Module struct {
 	CompileTime time.Duration
 
 	exports map[string]*wasmtime.ExternType
-	shadows bool // links the WASI replacements of a shadowing extension it uses
+	sigs    map[string]funcSig // the exported functions' types
+	shadows bool               // links the WASI replacements of a shadowing extension it uses
+
+	// The module pre-linked for captured runs (fastrun.go), made on first use.
+	preOnce sync.Once
+	pre     unsafe.Pointer
+	preErr  error
 }
 
 // Load reads, compiles (or loads from the cache) and checks a module file.
@@ -56,9 +64,12 @@ func (e *Engine) LoadBytes(name string, data []byte) (*Module, error) {
 		return nil, fmt.Errorf("module %s: invalid WebAssembly: %s", name, msg)
 	}
 	m := &Module{engine: e, wt: wt, Name: name, Cached: cached, CompileTime: time.Since(start),
-		exports: map[string]*wasmtime.ExternType{}}
+		exports: map[string]*wasmtime.ExternType{}, sigs: map[string]funcSig{}}
 	for _, ex := range wt.Exports() {
 		m.exports[ex.Name()] = ex.Type()
+		if ft := ex.Type().FuncType(); ft != nil {
+			m.sigs[ex.Name()] = sigOf(ft)
+		}
 	}
 	var imports [][2]string
 	for _, imp := range wt.Imports() {
@@ -136,8 +147,11 @@ func (m *Module) ExportedFunc(name string) *wasmtime.FuncType {
 	return nil
 }
 
-// Close releases the compiled code.
-func (m *Module) Close() { m.wt.Close() }
+// Close releases the compiled code. No run of the module may be in progress.
+func (m *Module) Close() {
+	m.closePre()
+	m.wt.Close()
+}
 
 // cleanMessage folds a wasmtime error onto one line and drops the native stack backtrace.
 func cleanMessage(s string) string {

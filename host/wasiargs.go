@@ -5,27 +5,9 @@ package host
 // part of making an instance. Here the strings travel in one Go byte buffer (no Go pointers in it, so
 // cgo may pass it) and one C call builds the pointer arrays and hands them to wasmtime.
 
-/*
-#include <stdbool.h>
-#include <stddef.h>
-#include <string.h>
-typedef struct wasi_config_t wasi_config_t;
-extern bool wasi_config_set_argv(wasi_config_t *config, size_t argc, const char *argv[]);
-extern bool wasi_config_set_env(wasi_config_t *config, size_t envc, const char *names[], const char *values[]);
+// The C side is wdh_set_args_env in fastrun.c.
 
-// buf holds argc argv strings, then envc names, then envc values, each NUL-terminated.
-static int wdh_set_args_env(wasi_config_t *cfg, const char *buf, size_t argc, size_t envc) {
-	const char *ptrs[argc + 2 * envc + 1];
-	const char *p = buf;
-	for (size_t i = 0; i < argc + 2 * envc; i++) {
-		ptrs[i] = p;
-		p += strlen(p) + 1;
-	}
-	if (!wasi_config_set_argv(cfg, argc, ptrs)) return 0;
-	if (envc > 0 && !wasi_config_set_env(cfg, envc, ptrs + argc, ptrs + argc + envc)) return 0;
-	return 1;
-}
-*/
+// #include "capi.h"
 import "C"
 
 import (
@@ -36,9 +18,6 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
-// maxFastStrings bounds the C stack array; longer lists take wasmtime-go's path.
-const maxFastStrings = 4096
-
 func wasiConfigLayoutOK() bool {
 	t := reflect.TypeOf(wasmtime.WasiConfig{})
 	return t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Pointer && t.Field(0).Offset == 0
@@ -48,20 +27,30 @@ var fastWasiArgs = wasiConfigLayoutOK()
 
 // setArgsEnv sets argv and the environment (KEY=VALUE entries, already validated) on w.
 func setArgsEnv(w *wasmtime.WasiConfig, argv []string, env []string) {
-	if !fastWasiArgs || len(argv)+2*len(env) > maxFastStrings {
+	if !fastWasiArgs {
 		w.SetArgv(argv)
 		keys, vals := splitEnv(env)
 		w.SetEnv(keys, vals)
 		return
 	}
-	n := 0
+	buf := argsEnvBuf(argv, env, nil)
+	ptr := *(**C.wasi_config_t)(unsafe.Pointer(w))
+	C.wdh_set_args_env(ptr, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(argv)), C.size_t(len(env)))
+}
+
+// argsEnvBuf lays out argv, the environment's names, its values, then extra, each NUL-terminated.
+func argsEnvBuf(argv, env, extra []string) []byte {
+	n := 1
 	for _, a := range argv {
 		n += len(a) + 1
 	}
 	for _, kv := range env {
 		n += len(kv) + 1
 	}
-	buf := make([]byte, 0, n+1)
+	for _, x := range extra {
+		n += len(x) + 1
+	}
+	buf := make([]byte, 0, n)
 	for _, a := range argv {
 		buf = appendCString(buf, a)
 	}
@@ -73,8 +62,10 @@ func setArgsEnv(w *wasmtime.WasiConfig, argv []string, env []string) {
 		_, v, _ := strings.Cut(kv, "=")
 		buf = appendCString(buf, v)
 	}
-	ptr := *(**C.wasi_config_t)(unsafe.Pointer(w))
-	C.wdh_set_args_env(ptr, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(argv)), C.size_t(len(env)))
+	for _, x := range extra {
+		buf = appendCString(buf, x)
+	}
+	return append(buf, 0)
 }
 
 // appendCString appends s up to its first NUL (as C.CString would be read) and a terminating NUL.

@@ -15,6 +15,9 @@ import (
 
 // readBody reads at most max bytes; false means the body was larger (413) or unreadable (400).
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError

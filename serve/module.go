@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,8 @@ type module struct {
 	log     zerolog.Logger
 	metrics *metrics
 	daprEnv map[string]string // the sidecar's address, as `run` passes it (the module's env wins)
+	envOnce sync.Once
+	env     map[string]string // the module's env over daprEnv; read-only once made
 	ready   <-chan struct{}
 }
 
@@ -59,20 +62,31 @@ func (m *module) run(ctx context.Context, q wagi.Request) outcome {
 	}
 	defer func() { <-m.slots; m.waiting.Add(-1) }()
 
+	m.envOnce.Do(func() {
+		m.env = map[string]string{}
+		for _, src := range []map[string]string{m.daprEnv, m.spec.Env} {
+			for k, v := range src {
+				m.env[k] = v
+			}
+		}
+	})
 	if q.Extra == nil {
-		q.Extra = map[string]string{}
-	}
-	for _, src := range []map[string]string{m.spec.Env, m.daprEnv} {
-		for k, v := range src {
+		q.Extra = m.env // Env only reads it
+	} else {
+		for k, v := range m.env {
 			if _, set := q.Extra[k]; !set {
 				q.Extra[k] = v
 			}
 		}
 	}
 	var stdout, stderr bytes.Buffer
+	args := q.Args()
+	if len(m.spec.Args) > 0 {
+		args = append(append([]string{}, m.spec.Args...), args...)
+	}
 	rc := host.RunConfig{
-		Args: append(append([]string{}, m.spec.Args...), q.Args()...), Env: q.Env(),
-		Capture: true, Stdin: q.Body, Stdout: &limitedBuffer{b: &stdout, max: 64 << 20}, Stderr: &limitedBuffer{b: &stderr, max: 1 << 20},
+		Args: args, Env: q.Env(),
+		Capture: true, Stdin: q.Body, Stdout: &stdout, Stderr: &stderr, MaxStdout: 64 << 20, MaxStderr: 1 << 20,
 		MaxMemory: m.spec.Limits.MaxMemory, Timeout: m.spec.Limits.Timeout, Allow: m.allow, HTTPTimeout: m.spec.Limits.HTTPTimeout,
 		Name: m.spec.Name,
 	}
@@ -96,21 +110,6 @@ func (m *module) run(ctx context.Context, q wagi.Request) outcome {
 		o.resp, o.err = wagi.ParseResponse(stdout.Bytes())
 	}
 	return o
-}
-
-type limitedBuffer struct {
-	b   *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.b.Len(); room < len(p) {
-		if room > 0 {
-			l.b.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	return l.b.Write(p)
 }
 
 func firstLine(s string) string {

@@ -14,13 +14,51 @@ import (
 // calls back into wasm.
 type Memory []byte
 
-// Of returns the caller's exported memory, or false when it exports none.
+// Of returns the caller's exported memory, or false when it exports none. When the store's data
+// implements Slotted, the export is looked up once per instance: wasmtime-go's GetExport attaches a
+// finalizer to every Extern it returns, which costs more than the host call itself when repeated.
 func Of(c *wasmtime.Caller) (Memory, bool) {
+	if s, ok := c.Data().(Slotted); ok {
+		if slot := s.MemorySlot(); slot != nil {
+			return slot.Of(c)
+		}
+	}
+	return lookup(c)
+}
+
+func lookup(c *wasmtime.Caller) (Memory, bool) {
 	ext := c.GetExport("memory")
 	if ext == nil || ext.Memory() == nil {
 		return nil, false
 	}
 	return Memory(ext.Memory().UnsafeData(c)), true
+}
+
+// Slot caches an instance's exported memory. Its zero value is ready; it belongs to one store holding
+// one instance, whose export never changes (the data may move when memory grows, so the slice is
+// fetched anew on every call).
+type Slot struct {
+	mem    *wasmtime.Memory
+	looked bool
+}
+
+// Slotted is implemented by store data that carries a Slot.
+type Slotted interface {
+	MemorySlot() *Slot
+}
+
+// Of is like the package's Of, through the cache.
+func (s *Slot) Of(c *wasmtime.Caller) (Memory, bool) {
+	if !s.looked {
+		s.looked = true
+		if ext := c.GetExport("memory"); ext != nil {
+			s.mem = ext.Memory()
+		}
+	}
+	if s.mem == nil {
+		return nil, false
+	}
+	return Memory(s.mem.UnsafeData(c)), true
 }
 
 // Slice returns [ptr, ptr+n), or false when any of it lies outside memory.

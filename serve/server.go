@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,10 +86,60 @@ func (s *Server) Handler() http.Handler { return s.router }
 // Serve listens on addr with the HTTP app channel, loads the modules, and serves until ctx ends; then
 // it stops accepting and lets in-flight requests finish within grace.
 func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration) error {
-	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
+	var fresh freshConns
+	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second, ConnState: fresh.track}
 	return s.serveChannel(ctx, addr, grace, channel{
-		name: "HTTP", serve: srv.Serve, stop: func() { srv.Close() }, drain: srv.Shutdown,
+		name: "HTTP", serve: srv.Serve, stop: func() { srv.Close() },
+		drain: func(ctx context.Context) error { return fresh.whileShutdown(ctx, srv.Shutdown) },
 	})
+}
+
+// freshConns are connections accepted but not yet carrying a request. http.Server.Shutdown treats
+// them as busy for their first 5 seconds (a request might be on its way), so a client that opened a
+// spare connection (daprd's pool, any keep-alive client under load) would hold shutdown for the whole
+// grace period and make it report unfinished requests that never existed. They hold no work: during
+// shutdown they are closed like idle keep-alive connections.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		if f.conns == nil {
+			f.conns = map[net.Conn]struct{}{}
+		}
+		f.conns[c] = struct{}{}
+	} else {
+		delete(f.conns, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
+}
+
+// whileShutdown runs shutdown, closing fresh connections until it returns (one may be accepted just
+// before the listener closes).
+func (f *freshConns) whileShutdown(ctx context.Context, shutdown func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- shutdown(ctx) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.closeAll()
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+	}
 }
 
 // channel is an app channel server as serveChannel drives it.

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -106,10 +105,8 @@ func (m *Module) runCaptured(ctx context.Context, rc RunConfig, entry string, pa
 	if !layoutOK {
 		return res, errLayout
 	}
-	for _, kv := range rc.Env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return res, fmt.Errorf("environment entry %q: want KEY=VALUE", kv)
-		}
+	if err := checkEnv(rc.Env); err != nil {
+		return res, err
 	}
 	var sig funcSig
 	if entry != "" {
@@ -132,23 +129,13 @@ func (m *Module) runCaptured(ctx context.Context, rc RunConfig, entry string, pa
 		return res, err
 	}
 
-	e := m.engine
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	name := m.Name
-	if rc.Name != "" {
-		name = rc.Name
-	}
-	data := &instanceData{engine: e, info: InstanceInfo{Module: name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
-	store := wasmtime.NewStoreWithData(e.wt, data)
-	defer store.Close()
+	store, data, cancel := m.newStore(ctx, rc)
+	defer store.Close() // last, as Instance.Close does
 	defer data.close()
+	defer cancel()
 
-	maxMem := rc.MaxMemory
-	if maxMem <= 0 {
-		maxMem = DefaultMaxMemory
-	}
-	timeout, ticks := e.deadline(ctx, rc.Timeout)
+	maxMem := rc.maxMemory()
+	timeout, ticks := m.engine.deadline(ctx, rc.Timeout)
 	argv := make([]string, 0, len(rc.Args)+1)
 	argv = append(append(argv, m.Name), rc.Args...)
 	var extra []string

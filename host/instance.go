@@ -169,14 +169,8 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 		return nil, errors.New("captured stdio is available to Module.Run only")
 	}
 	e := m.engine
-	runCtx, cancel := context.WithCancel(ctx)
-	name := m.Name
-	if rc.Name != "" {
-		name = rc.Name
-	}
-	data := &instanceData{engine: e, info: InstanceInfo{Module: name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
 	linker := e.linker(false, m.shadows)
-	store := wasmtime.NewStoreWithData(e.wt, data)
+	store, data, cancel := m.newStore(ctx, rc)
 	in := &Instance{m: m, store: store, data: data, cancel: cancel}
 
 	wasi, err := m.wasiConfig(rc)
@@ -186,10 +180,7 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 	}
 	store.SetWasi(wasi)
 
-	maxMem := rc.MaxMemory
-	if maxMem <= 0 {
-		maxMem = DefaultMaxMemory
-	}
+	maxMem := rc.maxMemory()
 	store.Limiter(maxMem, -1, -1, -1, -1)
 
 	timeout, ticks := e.deadline(ctx, rc.Timeout)
@@ -207,6 +198,35 @@ func (m *Module) Instantiate(ctx context.Context, rc RunConfig) (*Instance, erro
 	}
 	in.inst = inst
 	return in, nil
+}
+
+// newStore makes an instance's store, carrying its data for the extensions; cancel ends the run's
+// context.
+func (m *Module) newStore(ctx context.Context, rc RunConfig) (*wasmtime.Store, *instanceData, context.CancelFunc) {
+	runCtx, cancel := context.WithCancel(ctx)
+	name := m.Name
+	if rc.Name != "" {
+		name = rc.Name
+	}
+	data := &instanceData{engine: m.engine, info: InstanceInfo{Module: name, Context: runCtx, Allow: rc.Allow, HTTPTimeout: rc.HTTPTimeout}}
+	return wasmtime.NewStoreWithData(m.engine.wt, data), data, cancel
+}
+
+func (rc RunConfig) maxMemory() int64 {
+	if rc.MaxMemory <= 0 {
+		return DefaultMaxMemory
+	}
+	return rc.MaxMemory
+}
+
+// checkEnv rejects an environment entry that is not KEY=VALUE.
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("environment entry %q: want KEY=VALUE", kv)
+		}
+	}
+	return nil
 }
 
 // Call calls an exported function. A guest exit, trap or timeout is a *GuestError.
@@ -316,12 +336,10 @@ func explainInstantiate(err error, maxMem int64) string {
 }
 
 func (m *Module) wasiConfig(rc RunConfig) (*wasmtime.WasiConfig, error) {
-	w := wasmtime.NewWasiConfig()
-	for _, kv := range rc.Env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return nil, fmt.Errorf("environment entry %q: want KEY=VALUE", kv)
-		}
+	if err := checkEnv(rc.Env); err != nil {
+		return nil, err
 	}
+	w := wasmtime.NewWasiConfig()
 	argv := make([]string, 0, len(rc.Args)+1)
 	setArgsEnv(w, append(append(argv, m.Name), rc.Args...), rc.Env)
 	if rc.InheritStdio {

@@ -33,6 +33,8 @@ const (
 	DefaultMaxStderr = 1 << 20
 )
 
+// firstFieldIsPointer tells whether a wasmtime-go struct keeps a pointer in its first field, where
+// this package reads the C object behind it.
 func firstFieldIsPointer(v interface{}) bool {
 	t := reflect.TypeOf(v)
 	return t.Kind() == reflect.Struct && t.NumField() >= 1 && t.Field(0).Type.Kind() == reflect.Pointer &&

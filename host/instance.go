@@ -341,7 +341,9 @@ func (m *Module) wasiConfig(rc RunConfig) (*wasmtime.WasiConfig, error) {
 	}
 	w := wasmtime.NewWasiConfig()
 	argv := make([]string, 0, len(rc.Args)+1)
-	setArgsEnv(w, append(append(argv, m.Name), rc.Args...), rc.Env)
+	if err := setArgsEnv(w, append(append(argv, m.Name), rc.Args...), rc.Env); err != nil {
+		return nil, err
+	}
 	if rc.InheritStdio {
 		w.InheritStdin()
 		w.InheritStdout()

@@ -39,7 +39,6 @@ static void wdh_use_pooling(wasm_config_t *cfg, uint32_t instances, size_t max_m
 import "C"
 
 import (
-	"reflect"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -55,10 +54,7 @@ func configPtr(cfg *wasmtime.Config) *C.wasm_config_t {
 	return *(**C.wasm_config_t)(unsafe.Pointer(cfg))
 }
 
-func configLayoutOK() bool {
-	t := reflect.TypeOf(wasmtime.Config{})
-	return t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Pointer && t.Field(0).Offset == 0
-}
+func configLayoutOK() bool { return firstFieldIsPointer(wasmtime.Config{}) }
 
 // usePooling switches cfg to the pooling allocator with room for instances concurrent instances whose
 // memories may grow to maxMemory bytes. It reports false when it could not.

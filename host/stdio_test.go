@@ -103,6 +103,10 @@ func TestCapturedRunEnds(t *testing.T) {
 	if _, err = run(`(module (func (export "_start")))`, RunConfig{Args: []string{"\xff"}}); err == nil || !strings.Contains(err.Error(), "UTF-8") {
 		t.Fatalf("bad argv: %v", err)
 	}
+	// The same for a run without captured stdio.
+	if _, err = load(t, e, `(module (func (export "_start")))`).Run(context.Background(), RunConfig{Env: []string{"K=\xff"}}); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("bad environment: %v", err)
+	}
 	if _, err = load(t, e, `(module (func (export "_start")))`).Instantiate(context.Background(), RunConfig{Capture: true}); err == nil {
 		t.Fatal("Instantiate accepted captured stdio")
 	}

@@ -11,31 +11,32 @@ package host
 import "C"
 
 import (
-	"reflect"
+	"errors"
 	"strings"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
-func wasiConfigLayoutOK() bool {
-	t := reflect.TypeOf(wasmtime.WasiConfig{})
-	return t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Pointer && t.Field(0).Offset == 0
-}
+var fastWasiArgs = firstFieldIsPointer(wasmtime.WasiConfig{})
 
-var fastWasiArgs = wasiConfigLayoutOK()
+// errArgsEnv is wasmtime refusing argv or the environment (it wants UTF-8).
+var errArgsEnv = errors.New("the arguments or the environment are not valid UTF-8")
 
 // setArgsEnv sets argv and the environment (KEY=VALUE entries, already validated) on w.
-func setArgsEnv(w *wasmtime.WasiConfig, argv []string, env []string) {
+func setArgsEnv(w *wasmtime.WasiConfig, argv []string, env []string) error {
 	if !fastWasiArgs {
 		w.SetArgv(argv)
 		keys, vals := splitEnv(env)
 		w.SetEnv(keys, vals)
-		return
+		return nil
 	}
 	buf := argsEnvBuf(argv, env, nil)
 	ptr := *(**C.wasi_config_t)(unsafe.Pointer(w))
-	C.wdh_set_args_env(ptr, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(argv)), C.size_t(len(env)))
+	if C.wdh_set_args_env(ptr, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(argv)), C.size_t(len(env))) == 0 {
+		return errArgsEnv
+	}
+	return nil
 }
 
 // argsEnvBuf lays out argv, the environment's names, its values, then extra, each NUL-terminated.
